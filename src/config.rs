@@ -1,0 +1,359 @@
+//! Resolves the effective configuration from its layers with one precedence rule, kept in [`Layer::over`]:
+//! defaults < user config file < repository `onepass.toml` < `ONEPASS_*` environment < command-line flags.
+//! `Config` is also the factory for the components, so no component sees `Config` itself.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::cli::{ColorChoice, ModelOpts, PackOpts, RepoArgs};
+use crate::env::Env;
+
+/// Defaults, stated once.
+pub const DEFAULT_CONTEXT: usize = 16_384;
+pub const DEFAULT_REPLY_RESERVE: usize = 4_096;
+pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024;
+pub const DEFAULT_TEMPERATURE: f32 = 0.2;
+
+/// The name of the repository's configuration file, at its root.
+pub const REPO_CONFIG: &str = "onepass.toml";
+
+/// One layer of settings; every field is optional so layers can be stacked. The same struct is read from the
+/// configuration files (unknown keys are errors), from the environment and from the flags.
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Layer {
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    pub budget: Option<usize>,
+    pub context: Option<usize>,
+    pub reply_reserve: Option<usize>,
+    pub max_file_size: Option<u64>,
+    pub include: Option<Vec<String>>,
+    pub exclude: Option<Vec<String>>,
+    pub color: Option<ColorChoice>,
+    pub temperature: Option<f32>,
+    pub max_tokens: Option<u32>,
+}
+
+impl Layer {
+    /// The one precedence rule: a value set in `self` wins over the same value in `lower`.
+    pub fn over(self, lower: Layer) -> Layer {
+        Layer {
+            endpoint: self.endpoint.or(lower.endpoint),
+            model: self.model.or(lower.model),
+            api_key: self.api_key.or(lower.api_key),
+            budget: self.budget.or(lower.budget),
+            context: self.context.or(lower.context),
+            reply_reserve: self.reply_reserve.or(lower.reply_reserve),
+            max_file_size: self.max_file_size.or(lower.max_file_size),
+            include: self.include.or(lower.include),
+            exclude: self.exclude.or(lower.exclude),
+            color: self.color.or(lower.color),
+            temperature: self.temperature.or(lower.temperature),
+            max_tokens: self.max_tokens.or(lower.max_tokens),
+        }
+    }
+
+    /// The `ONEPASS_*` variables (and the conventional fallbacks for the API key).
+    pub fn from_env(env: &Env) -> Result<Layer, ConfigError> {
+        fn num<T: std::str::FromStr>(env: &Env, name: &str) -> Result<Option<T>, ConfigError> {
+            env.var(name)
+                .map(|v| {
+                    v.trim().parse().map_err(|_| ConfigError::BadEnv {
+                        name: name.to_string(),
+                        value: v.to_string(),
+                    })
+                })
+                .transpose()
+        }
+        let color = match env.var("ONEPASS_COLOR") {
+            None => None,
+            Some("auto") => Some(ColorChoice::Auto),
+            Some("always") => Some(ColorChoice::Always),
+            Some("never") => Some(ColorChoice::Never),
+            Some(other) => {
+                return Err(ConfigError::BadEnv {
+                    name: "ONEPASS_COLOR".into(),
+                    value: other.into(),
+                });
+            }
+        };
+        Ok(Layer {
+            endpoint: env.var("ONEPASS_ENDPOINT").map(str::to_string),
+            model: env.var("ONEPASS_MODEL").map(str::to_string),
+            api_key: env
+                .var("ONEPASS_API_KEY")
+                .or_else(|| env.var("OPENAI_API_KEY"))
+                .map(str::to_string),
+            budget: num(env, "ONEPASS_BUDGET")?,
+            context: num(env, "ONEPASS_CONTEXT")?,
+            reply_reserve: num(env, "ONEPASS_REPLY_RESERVE")?,
+            max_file_size: num(env, "ONEPASS_MAX_FILE_SIZE")?,
+            include: None,
+            exclude: None,
+            color,
+            temperature: num(env, "ONEPASS_TEMPERATURE")?,
+            max_tokens: num(env, "ONEPASS_MAX_TOKENS")?,
+        })
+    }
+
+    /// The flags of the command line that map onto settings.
+    pub fn from_flags(
+        repo: &RepoArgs,
+        pack: Option<&PackOpts>,
+        model: Option<&ModelOpts>,
+    ) -> Layer {
+        let nonempty = |v: &Vec<String>| (!v.is_empty()).then(|| v.clone());
+        Layer {
+            endpoint: model.and_then(|m| m.endpoint.clone()),
+            model: model.and_then(|m| m.model.clone()),
+            api_key: model.and_then(|m| m.api_key.clone()),
+            budget: pack.and_then(|p| p.budget),
+            context: pack.and_then(|p| p.context),
+            reply_reserve: model.and_then(|m| m.reply_reserve),
+            max_file_size: pack.and_then(|p| p.max_file_size),
+            include: pack.and_then(|p| nonempty(&p.include)),
+            exclude: pack.and_then(|p| nonempty(&p.exclude)),
+            color: repo.color,
+            temperature: None,
+            max_tokens: None,
+        }
+    }
+
+    /// A configuration file; a missing file is an empty layer.
+    pub fn from_file(path: &Path) -> Result<Layer, ConfigError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Layer::default()),
+            Err(e) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    message: e.to_string(),
+                });
+            }
+        };
+        Layer::parse(&text).map_err(|message| ConfigError::File {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parse the TOML text of a configuration file.
+    pub fn parse(text: &str) -> Result<Layer, String> {
+        toml::from_str(text).map_err(|e| e.message().trim().to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{} is not inside a git repository (onepass works on a git working tree; run `git init` first, or pass -C DIR)", .0.display())]
+    NotARepo(PathBuf),
+    #[error("{} is a bare repository: onepass needs a working tree", .0.display())]
+    Bare(PathBuf),
+    #[error("cannot open the git repository at {}: {message}", path.display())]
+    Repo { path: PathBuf, message: String },
+    #[error("cannot read {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("invalid configuration in {}: {message}", path.display())]
+    File { path: PathBuf, message: String },
+    #[error("invalid value {value:?} in the environment variable {name}")]
+    BadEnv { name: String, value: String },
+    #[error("the request is empty: say what to change, e.g. onepass \"add a --verbose flag\"")]
+    EmptyRequest,
+}
+
+/// The effective configuration of one run.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Root of the git working tree.
+    pub root: PathBuf,
+    pub settings: Layer,
+    pub color_stdout: bool,
+    pub color_stderr: bool,
+    /// -1 quiet, 0 normal, 1+ verbose.
+    pub verbosity: i8,
+    /// Where user-level files live (config.toml, templates/).
+    pub user_dir: Option<PathBuf>,
+}
+
+impl Config {
+    /// Find the repository from `-C DIR` (or the current directory) and stack the layers.
+    pub fn resolve(env: &Env, repo: &RepoArgs, flags: Layer) -> Result<Config, ConfigError> {
+        let start = match &repo.repo {
+            Some(dir) if dir.is_absolute() => dir.clone(),
+            Some(dir) => env.cwd.join(dir),
+            None => env.cwd.clone(),
+        };
+        let root = find_root(&start)?;
+        let user_dir = user_config_dir(env);
+        let user = match &user_dir {
+            Some(dir) => Layer::from_file(&dir.join("config.toml"))?,
+            None => Layer::default(),
+        };
+        let repo_file = Layer::from_file(&root.join(REPO_CONFIG))?;
+        let settings = flags.over(Layer::from_env(env)?).over(repo_file).over(user);
+        let choice = settings.color.unwrap_or(ColorChoice::Auto);
+        let verbosity = if repo.quiet > 0 {
+            -(repo.quiet.min(2) as i8)
+        } else {
+            repo.verbose.min(3) as i8
+        };
+        Ok(Config {
+            color_stdout: color_enabled(choice, env, env.stdout_is_terminal),
+            color_stderr: color_enabled(choice, env, env.stderr_is_terminal),
+            root,
+            settings,
+            verbosity,
+            user_dir,
+        })
+    }
+
+    pub fn context(&self) -> usize {
+        self.settings.context.unwrap_or(DEFAULT_CONTEXT)
+    }
+
+    pub fn reply_reserve(&self) -> usize {
+        self.settings.reply_reserve.unwrap_or(DEFAULT_REPLY_RESERVE)
+    }
+
+    pub fn walk_options(&self) -> crate::repo::walk::WalkOptions {
+        crate::repo::walk::WalkOptions {
+            max_file_size: self.settings.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
+            include: self.settings.include.clone().unwrap_or_default(),
+            exclude: self.settings.exclude.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Directories searched for template overrides, most specific first.
+    pub fn template_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs = vec![self.root.join(".onepass").join("templates")];
+        if let Some(user) = &self.user_dir {
+            dirs.push(user.join("templates"));
+        }
+        dirs
+    }
+
+    pub fn server_settings(&self) -> crate::model::ServerSettings {
+        crate::model::ServerSettings {
+            endpoint: self.settings.endpoint.clone(),
+            model: self.settings.model.clone(),
+            api_key: self.settings.api_key.clone(),
+            temperature: self.settings.temperature.unwrap_or(DEFAULT_TEMPERATURE),
+            max_tokens: self.settings.max_tokens,
+        }
+    }
+}
+
+/// The working-tree root of the repository containing `start`.
+pub fn find_root(start: &Path) -> Result<PathBuf, ConfigError> {
+    let repo = match git2::Repository::discover(start) {
+        Ok(repo) => repo,
+        Err(e) if e.code() == git2::ErrorCode::NotFound => {
+            return Err(ConfigError::NotARepo(start.to_path_buf()));
+        }
+        Err(e) => {
+            return Err(ConfigError::Repo {
+                path: start.to_path_buf(),
+                message: e.message().to_string(),
+            });
+        }
+    };
+    match repo.workdir() {
+        Some(dir) => Ok(dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf())),
+        None => Err(ConfigError::Bare(repo.path().to_path_buf())),
+    }
+}
+
+/// `$ONEPASS_CONFIG_DIR`, else `$XDG_CONFIG_HOME/onepass`, else the platform's configuration directory.
+pub fn user_config_dir(env: &Env) -> Option<PathBuf> {
+    if let Some(dir) = env.var("ONEPASS_CONFIG_DIR") {
+        return Some(PathBuf::from(dir));
+    }
+    if let Some(dir) = env.var("XDG_CONFIG_HOME") {
+        return Some(PathBuf::from(dir).join("onepass"));
+    }
+    if let Some(home) = env.var("HOME") {
+        if cfg!(unix) {
+            return Some(PathBuf::from(home).join(".config").join("onepass"));
+        }
+    }
+    directories::ProjectDirs::from("", "", "onepass").map(|d| d.config_dir().to_path_buf())
+}
+
+/// The colour decision, made once: an explicit choice wins; otherwise `NO_COLOR` turns colour off,
+/// `CLICOLOR_FORCE` turns it on, and a terminal decides.
+pub fn color_enabled(choice: ColorChoice, env: &Env, is_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            if env.var("NO_COLOR").is_some() {
+                false
+            } else if env.var("CLICOLOR_FORCE").is_some_and(|v| v != "0") {
+                true
+            } else {
+                is_terminal && env.var("TERM") != Some("dumb")
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn higher_layer_wins_and_lower_fills_gaps() {
+        let file = Layer::parse("budget = 1000\nmodel = \"a\"\ncontext = 9000\n").unwrap();
+        let env = Layer {
+            model: Some("b".into()),
+            ..Layer::default()
+        };
+        let flags = Layer {
+            budget: Some(5),
+            ..Layer::default()
+        };
+        let merged = flags.over(env).over(file);
+        assert_eq!(merged.budget, Some(5));
+        assert_eq!(merged.model.as_deref(), Some("b"));
+        assert_eq!(merged.context, Some(9000));
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = Layer::parse("budgit = 5\n").unwrap_err();
+        assert!(err.contains("budgit"), "{err}");
+    }
+
+    #[test]
+    fn env_layer_reads_variables_and_key_fallback() {
+        let mut env = Env::default();
+        env.vars.insert("ONEPASS_BUDGET".into(), "1200".into());
+        env.vars.insert("OPENAI_API_KEY".into(), "sk-x".into());
+        let layer = Layer::from_env(&env).unwrap();
+        assert_eq!(layer.budget, Some(1200));
+        assert_eq!(layer.api_key.as_deref(), Some("sk-x"));
+        env.vars.insert("ONEPASS_API_KEY".into(), "own".into());
+        assert_eq!(
+            Layer::from_env(&env).unwrap().api_key.as_deref(),
+            Some("own")
+        );
+        env.vars.insert("ONEPASS_BUDGET".into(), "lots".into());
+        assert!(Layer::from_env(&env).is_err());
+    }
+
+    #[test]
+    fn colour_policy() {
+        let mut env = Env::default();
+        assert!(color_enabled(ColorChoice::Auto, &env, true));
+        assert!(!color_enabled(ColorChoice::Auto, &env, false));
+        env.vars.insert("NO_COLOR".into(), "1".into());
+        assert!(!color_enabled(ColorChoice::Auto, &env, true));
+        assert!(color_enabled(ColorChoice::Always, &env, false));
+        env.vars.remove("NO_COLOR");
+        env.vars.insert("CLICOLOR_FORCE".into(), "1".into());
+        assert!(color_enabled(ColorChoice::Auto, &env, false));
+    }
+}

@@ -1,0 +1,165 @@
+//! Talking to the model server: find it, learn its model and context window, send one streaming request and
+//! collect the reply with the metrics that matter (prompt tokens, cached tokens, prefill time, time to first
+//! token, generation speed).
+
+pub mod detect;
+pub mod openai;
+pub mod stream;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// What the configuration says about the server.
+#[derive(Debug, Clone, Default)]
+pub struct ServerSettings {
+    pub endpoint: Option<String>,
+    pub model: Option<String>,
+    pub api_key: Option<String>,
+    pub temperature: f32,
+    pub max_tokens: Option<u32>,
+}
+
+/// The kind of server, as far as onepass can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum ServerKind {
+    #[serde(rename = "llama.cpp")]
+    LlamaCpp,
+    #[serde(rename = "openai")]
+    OpenAi,
+}
+
+impl std::fmt::Display for ServerKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ServerKind::LlamaCpp => "llama.cpp",
+            ServerKind::OpenAi => "OpenAI-compatible",
+        })
+    }
+}
+
+/// A server that answered, with what it told us.
+#[derive(Debug, Clone)]
+pub struct Server {
+    pub kind: ServerKind,
+    /// Base URL of its OpenAI-compatible API, ending in `/v1`.
+    pub api: String,
+    pub model: String,
+    /// The context window it has loaded, when it says.
+    pub context_window: Option<usize>,
+    pub api_key: Option<String>,
+    pub temperature: f32,
+    pub max_tokens: Option<u32>,
+}
+
+/// Something that happened while waiting for the reply.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// The server accepted the request (status line received).
+    Accepted,
+    /// Prefill progress, where the server reports it.
+    Prefill {
+        processed: u64,
+        total: u64,
+        cached: u64,
+    },
+    /// Reply text as it streams in.
+    Text(String),
+}
+
+/// The reply and its numbers.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Reply {
+    pub text: String,
+    pub finish_reason: Option<String>,
+    pub stats: Stats,
+}
+
+impl Reply {
+    /// The model stopped because it ran out of tokens, so the reply may end mid-change.
+    pub fn truncated(&self) -> bool {
+        self.finish_reason.as_deref() == Some("length")
+    }
+}
+
+/// Metrics of one request; `None` where the server did not say (never a made-up zero).
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Stats {
+    pub prompt_tokens: Option<u64>,
+    pub cached_tokens: Option<u64>,
+    pub generated_tokens: Option<u64>,
+    pub prefill_ms: Option<f64>,
+    pub prefill_tps: Option<f64>,
+    pub generation_tps: Option<f64>,
+    /// Client-measured time to the first streamed token.
+    pub ttft_ms: Option<f64>,
+    pub total_ms: f64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(
+        "no model server answered on {}.\nStart one, e.g. `ollama serve` (then `ollama pull qwen2.5-coder:7b`) or `llama-server -m MODEL.gguf -c 32768`, or pass --endpoint URL",
+        .tried.join(", ")
+    )]
+    NoServer { tried: Vec<String> },
+    #[error(
+        "cannot connect to {url}: {message}.\nIs the server running? Start it (e.g. `ollama serve` or `llama-server -m MODEL.gguf --port 8080`) or check --endpoint"
+    )]
+    Connect { url: String, message: String },
+    #[error(
+        "invalid endpoint {0:?}: expected a URL such as http://127.0.0.1:8080 or http://localhost:11434/v1"
+    )]
+    BadEndpoint(String),
+    #[error("the server offers several models ({}); choose one with --model", .0.join(", "))]
+    SeveralModels(Vec<String>),
+    #[error("cannot list the server's models at {url}: {message}; name one with --model")]
+    NoModel { url: String, message: String },
+    #[error("the prompt ({prompt} tokens) does not fit the model's context window{}: lower --budget, or start the server with a larger context.\nServer said: {message}", .window.map(|w| format!(" ({w} tokens)")).unwrap_or_default())]
+    ContextOverflow {
+        prompt: usize,
+        window: Option<usize>,
+        message: String,
+    },
+    #[error("the server answered {status} at {url}: {message}")]
+    Http {
+        status: u16,
+        url: String,
+        message: String,
+    },
+    #[error("the server reported an error during the reply: {0}")]
+    Stream(String),
+    #[error("the server sent something that is not a valid stream chunk: {0}")]
+    BadChunk(String),
+    #[error(
+        "the connection closed before the reply was complete ({received} characters received); nothing was applied"
+    )]
+    Cut { received: usize },
+    #[error("reading the reply failed: {0}")]
+    Read(String),
+}
+
+impl Server {
+    /// Send the prompt as one streaming chat request; `on_event` sees progress and text as they arrive.
+    pub fn send(
+        &self,
+        prompt: &crate::prompt::Prompt,
+        prompt_estimate: usize,
+        max_tokens: u32,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<Reply, ModelError> {
+        openai::chat(self, prompt, prompt_estimate, max_tokens, on_event)
+    }
+}
+
+/// The blocking HTTP client used for everything: a short connect timeout, no overall timeout (a prefill can
+/// take minutes before the first byte), no redirects (the key is never sent anywhere else).
+pub fn http_client(connect: Duration, total: Option<Duration>) -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .connect_timeout(connect)
+        .timeout(total)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("onepass/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .unwrap_or_else(|_| reqwest::blocking::Client::new())
+}

@@ -1,0 +1,272 @@
+//! The OpenAI-compatible chat endpoint (`/v1/chat/completions`, streaming), spoken by llama.cpp, vLLM,
+//! LM Studio, Ollama's `/v1` and remote APIs. One blocking request; the response is read line by line.
+
+use std::io::{BufRead, BufReader};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use super::stream::{self, Chunk, ChunkError, SseDecoder, SseEvent};
+use super::{Event, ModelError, Reply, Server, ServerKind, detect::root_cause, http_client};
+use crate::prompt::Prompt;
+
+/// The request body. llama.cpp gets its extras: keep the prompt in the cache and report prefill progress.
+pub fn request_body(server: &Server, prompt: &Prompt, max_tokens: u32) -> serde_json::Value {
+    let mut body = json!({
+        "model": server.model,
+        "messages": [
+            {"role": "system", "content": prompt.system},
+            {"role": "user", "content": prompt.user},
+        ],
+        "stream": true,
+        "stream_options": {"include_usage": true},
+        "temperature": server.temperature,
+        "max_tokens": max_tokens,
+    });
+    if server.kind == ServerKind::LlamaCpp {
+        body["cache_prompt"] = json!(true);
+        body["return_progress"] = json!(true);
+    }
+    body
+}
+
+pub fn chat(
+    server: &Server,
+    prompt: &Prompt,
+    prompt_estimate: usize,
+    max_tokens: u32,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Reply, ModelError> {
+    let url = format!("{}/chat/completions", server.api);
+    let client = http_client(Duration::from_secs(10), None);
+    let mut request = client
+        .post(&url)
+        .json(&request_body(server, prompt, max_tokens));
+    if let Some(key) = &server.api_key {
+        request = request.bearer_auth(key);
+    }
+    let start = Instant::now();
+    let response = request.send().map_err(|e| ModelError::Connect {
+        url: url.clone(),
+        message: root_cause(&e),
+    })?;
+    let status = response.status();
+    if !status.is_success() {
+        let body = response.text().unwrap_or_default();
+        return Err(http_error(
+            status.as_u16(),
+            &url,
+            &body,
+            prompt_estimate,
+            server.context_window,
+        ));
+    }
+    on_event(Event::Accepted);
+    let mut collector = Collector::new(start);
+    let mut reader = BufReader::new(response);
+    let mut decoder = SseDecoder::default();
+    let mut line = String::new();
+    loop {
+        line.clear();
+        match reader.read_line(&mut line) {
+            Ok(0) => break,
+            Ok(_) => {}
+            Err(e) => {
+                if collector.reply.text.is_empty() && collector.reply.finish_reason.is_none() {
+                    return Err(ModelError::Read(root_cause(&e)));
+                }
+                return Err(ModelError::Cut {
+                    received: collector.reply.text.len(),
+                });
+            }
+        }
+        if let Some(event) = decoder.line(&line) {
+            if collector.event(event, on_event)? {
+                return Ok(collector.finish(start));
+            }
+        }
+    }
+    if let Some(event) = decoder.finish() {
+        if collector.event(event, on_event)? {
+            return Ok(collector.finish(start));
+        }
+    }
+    // No [DONE]: complete only if the model said why it stopped.
+    if collector.reply.finish_reason.is_some() {
+        Ok(collector.finish(start))
+    } else {
+        Err(ModelError::Cut {
+            received: collector.reply.text.len(),
+        })
+    }
+}
+
+/// Map an HTTP error status and body to what the user needs to hear.
+pub fn http_error(
+    status: u16,
+    url: &str,
+    body: &str,
+    prompt: usize,
+    window: Option<usize>,
+) -> ModelError {
+    let message = stream::error_message(body);
+    let lower = format!("{body} {message}").to_lowercase();
+    let overflow = matches!(status, 400 | 413 | 500)
+        && (lower.contains("exceed_context_size")
+            || lower.contains("context length")
+            || lower.contains("context_length_exceeded")
+            || lower.contains("context size")
+            || lower.contains("context window")
+            || lower.contains("too many tokens"));
+    if overflow {
+        let value: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let error = value.get("error").unwrap_or(&value);
+        let get = |key: &str| error.get(key).and_then(|v| v.as_u64()).map(|v| v as usize);
+        return ModelError::ContextOverflow {
+            prompt: get("n_prompt_tokens").unwrap_or(prompt),
+            window: get("n_ctx").or(window),
+            message,
+        };
+    }
+    ModelError::Http {
+        status,
+        url: url.to_string(),
+        message,
+    }
+}
+
+/// Folds stream events into the reply and its metrics.
+struct Collector {
+    reply: Reply,
+    first_token: Option<Duration>,
+    start: Instant,
+    prompt_ms: Option<f64>,
+    prompt_tps: Option<f64>,
+    generation_tps: Option<f64>,
+}
+
+impl Collector {
+    fn new(start: Instant) -> Collector {
+        Collector {
+            reply: Reply::default(),
+            first_token: None,
+            start,
+            prompt_ms: None,
+            prompt_tps: None,
+            generation_tps: None,
+        }
+    }
+
+    /// Returns true at the end of the stream.
+    fn event(
+        &mut self,
+        event: SseEvent,
+        on_event: &mut dyn FnMut(Event),
+    ) -> Result<bool, ModelError> {
+        let (name, data) = match event {
+            SseEvent::Done => return Ok(true),
+            SseEvent::Data { event, data } => (event, data),
+        };
+        let chunk = stream::parse_chunk(name.as_deref(), &data).map_err(|e| match e {
+            ChunkError::Server(message) => ModelError::Stream(message),
+            ChunkError::Invalid(message) => ModelError::BadChunk(message),
+        })?;
+        self.chunk(chunk, on_event);
+        Ok(false)
+    }
+
+    fn chunk(&mut self, chunk: Chunk, on_event: &mut dyn FnMut(Event)) {
+        if let Some(p) = chunk.prompt_progress {
+            on_event(Event::Prefill {
+                processed: p.processed,
+                total: p.total,
+                cached: p.cache,
+            });
+        }
+        for choice in chunk.choices {
+            if let Some(text) = choice
+                .delta
+                .and_then(|d| d.content)
+                .filter(|t| !t.is_empty())
+            {
+                if self.first_token.is_none() {
+                    self.first_token = Some(self.start.elapsed());
+                }
+                self.reply.text.push_str(&text);
+                on_event(Event::Text(text));
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.reply.finish_reason = Some(reason);
+            }
+        }
+        if let Some(usage) = chunk.usage {
+            let stats = &mut self.reply.stats;
+            stats.prompt_tokens = usage.prompt_tokens.or(stats.prompt_tokens);
+            stats.generated_tokens = usage.completion_tokens.or(stats.generated_tokens);
+            if let Some(cached) = usage.prompt_tokens_details.and_then(|d| d.cached_tokens) {
+                stats.cached_tokens = Some(cached);
+            }
+        }
+        if let Some(t) = chunk.timings {
+            let stats = &mut self.reply.stats;
+            if let Some(cache_n) = t.cache_n {
+                stats.cached_tokens = Some(cache_n);
+            }
+            if stats.prompt_tokens.is_none() {
+                stats.prompt_tokens = t.prompt_n.map(|n| n + t.cache_n.unwrap_or(0));
+            }
+            stats.generated_tokens = stats.generated_tokens.or(t.predicted_n);
+            self.prompt_ms = t.prompt_ms.or(self.prompt_ms);
+            self.prompt_tps = t.prompt_per_second.or(self.prompt_tps);
+            self.generation_tps = t.predicted_per_second.or(self.generation_tps);
+        }
+    }
+
+    fn finish(mut self, start: Instant) -> Reply {
+        let total = start.elapsed();
+        let stats = &mut self.reply.stats;
+        stats.total_ms = ms(total);
+        stats.ttft_ms = self.first_token.map(ms);
+        stats.prefill_ms = self.prompt_ms;
+        stats.prefill_tps = self.prompt_tps;
+        stats.generation_tps = self.generation_tps.or_else(|| {
+            let generated = stats.generated_tokens? as f64;
+            let since_first = total.checked_sub(self.first_token?)?.as_secs_f64();
+            (since_first > 0.0 && generated > 1.0).then(|| (generated - 1.0) / since_first)
+        });
+        self.reply
+    }
+}
+
+fn ms(d: Duration) -> f64 {
+    (d.as_secs_f64() * 1000.0 * 10.0).round() / 10.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn overflow_errors_are_recognised() {
+        let llama = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":9000,"n_ctx":4096}}"#;
+        match http_error(400, "u", llama, 8000, None) {
+            ModelError::ContextOverflow { prompt, window, .. } => {
+                assert_eq!((prompt, window), (9000, Some(4096)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let vllm = r#"{"object":"error","message":"This model's maximum context length is 2048 tokens. However, you requested 5000 tokens.","type":"BadRequestError","code":400}"#;
+        assert!(matches!(
+            http_error(400, "u", vllm, 5000, Some(2048)),
+            ModelError::ContextOverflow {
+                prompt: 5000,
+                window: Some(2048),
+                ..
+            }
+        ));
+        assert!(matches!(
+            http_error(404, "u", r#"{"error":"model 'x' not found"}"#, 1, None),
+            ModelError::Http { status: 404, .. }
+        ));
+    }
+}

@@ -1,0 +1,243 @@
+//! Renders the prompt from the templates: `system.md` (fixed instructions) and `task.md` (the files, what was
+//! left out, then the request). Stable content comes first and the request last, so a server's prompt cache
+//! can reuse everything before it. The built-in templates can be overridden by files of the same name in
+//! `.onepass/templates/` of the repository or `templates/` of the user configuration directory.
+
+use std::path::PathBuf;
+
+use minijinja::value::Serde;
+use minijinja::{Environment, Value, context};
+use serde::Serialize;
+
+pub const SYSTEM_TEMPLATE: &str = include_str!("../templates/system.md");
+pub const TASK_TEMPLATE: &str = include_str!("../templates/task.md");
+
+/// What is sent: one system message and one user message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Prompt {
+    pub system: String,
+    pub user: String,
+}
+
+/// A file as the template sees it.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileBlock<'a> {
+    pub path: &'a str,
+    pub lang: &'a str,
+    pub fence: String,
+    /// The file's text, ending with a newline.
+    pub text: std::borrow::Cow<'a, str>,
+}
+
+impl<'a> FileBlock<'a> {
+    pub fn new(path: &'a str, text: &'a str) -> FileBlock<'a> {
+        let text = if text.is_empty() || text.ends_with('\n') {
+            std::borrow::Cow::Borrowed(text)
+        } else {
+            std::borrow::Cow::Owned(format!("{text}\n"))
+        };
+        FileBlock {
+            path,
+            lang: language(path),
+            fence: fence_for(&text),
+            text,
+        }
+    }
+}
+
+/// A file named in the prompt but not shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct OmittedBlock<'a> {
+    pub path: &'a str,
+    pub bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PromptError {
+    #[error("cannot read the template {}: {message}", path.display())]
+    Read { path: PathBuf, message: String },
+    #[error("template {name}: {message}")]
+    Template { name: String, message: String },
+}
+
+/// The two templates, loaded once per run.
+#[derive(Debug)]
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+impl Templates {
+    /// The built-in templates, each replaced by the first override found in `dirs`.
+    pub fn load(dirs: &[PathBuf]) -> Result<Templates, PromptError> {
+        let mut env = Environment::new();
+        let syntax = minijinja::syntax::SyntaxConfig::builder()
+            .keep_trailing_newline(true)
+            .build()
+            .map_err(|e| template_error("syntax", &e))?;
+        env.set_syntax(syntax);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        for (name, builtin) in [("system.md", SYSTEM_TEMPLATE), ("task.md", TASK_TEMPLATE)] {
+            let mut source = builtin.to_string();
+            for dir in dirs {
+                let path = dir.join(name);
+                match std::fs::read_to_string(&path) {
+                    Ok(text) => {
+                        source = text;
+                        break;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        return Err(PromptError::Read {
+                            path,
+                            message: e.to_string(),
+                        });
+                    }
+                }
+            }
+            env.add_template_owned(name, source)
+                .map_err(|e| template_error(name, &e))?;
+        }
+        Ok(Templates { env })
+    }
+
+    pub fn render(
+        &self,
+        files: &[FileBlock<'_>],
+        omitted: &[OmittedBlock<'_>],
+        request: &str,
+    ) -> Result<Prompt, PromptError> {
+        self.render_with_more(files, omitted, 0, request)
+    }
+
+    /// As [`Templates::render`], with `more` omitted files beyond those listed, counted only.
+    pub fn render_with_more(
+        &self,
+        files: &[FileBlock<'_>],
+        omitted: &[OmittedBlock<'_>],
+        more: usize,
+        request: &str,
+    ) -> Result<Prompt, PromptError> {
+        let system = self
+            .env
+            .get_template("system.md")
+            .and_then(|t| t.render(context! {}))
+            .map_err(|e| template_error("system.md", &e))?;
+        let user = self
+            .env
+            .get_template("task.md")
+            .and_then(|t| t.render(context! { files => Value::from(Serde(files)), omitted => Value::from(Serde(omitted)), omitted_more => more, request => request.trim() }))
+            .map_err(|e| template_error("task.md", &e))?;
+        Ok(Prompt {
+            system,
+            user: if user.ends_with('\n') {
+                user
+            } else {
+                user + "\n"
+            },
+        })
+    }
+}
+
+fn template_error(name: &str, e: &minijinja::Error) -> PromptError {
+    let mut message = e.to_string();
+    if let Some(detail) = e.detail() {
+        message = format!("{message} ({detail})");
+    }
+    PromptError::Template {
+        name: name.to_string(),
+        message,
+    }
+}
+
+/// A fence longer than any backtick run at the start of a line in the text.
+fn fence_for(text: &str) -> String {
+    let longest = text
+        .lines()
+        .map(|l| l.trim_start().chars().take_while(|&c| c == '`').count())
+        .max()
+        .unwrap_or(0);
+    "`".repeat(longest.max(2) + 1)
+}
+
+/// The fence language for a path, from its extension.
+pub fn language(path: &str) -> &'static str {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("rs") => "rust",
+        Some("py" | "pyi") => "python",
+        Some("js" | "mjs" | "cjs") => "javascript",
+        Some("jsx") => "jsx",
+        Some("ts" | "mts" | "cts") => "typescript",
+        Some("tsx") => "tsx",
+        Some("go") => "go",
+        Some("java") => "java",
+        Some("kt" | "kts") => "kotlin",
+        Some("c" | "h") => "c",
+        Some("cc" | "cpp" | "cxx" | "hpp" | "hh") => "cpp",
+        Some("cs") => "csharp",
+        Some("rb") => "ruby",
+        Some("php") => "php",
+        Some("swift") => "swift",
+        Some("sh" | "bash") => "bash",
+        Some("toml") => "toml",
+        Some("yml" | "yaml") => "yaml",
+        Some("json") => "json",
+        Some("md") => "markdown",
+        Some("html" | "htm") => "html",
+        Some("css") => "css",
+        Some("scss") => "scss",
+        Some("sql") => "sql",
+        _ => "",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_comes_last_and_prefix_is_stable() {
+        let t = Templates::load(&[]).unwrap();
+        let files = [
+            FileBlock::new("src/a.rs", "fn a() {}\n"),
+            FileBlock::new("b.py", "x = 1"),
+        ];
+        let one = t.render(&files, &[], "add logging").unwrap();
+        let two = t.render(&files, &[], "rename a to b").unwrap();
+        assert_eq!(one.system, two.system);
+        let cut = one.user.find("add logging").unwrap();
+        assert_eq!(&one.user[..cut], &two.user[..cut]);
+        assert!(one.user.trim_end().ends_with("add logging"));
+        assert!(one.user.contains("### src/a.rs\n```rust\nfn a() {}\n```\n"));
+        assert!(
+            one.user.contains("x = 1\n```"),
+            "a missing final newline is added before the fence"
+        );
+    }
+
+    #[test]
+    fn omitted_files_are_listed() {
+        let t = Templates::load(&[]).unwrap();
+        let omitted = [OmittedBlock {
+            path: "big.rs",
+            bytes: 9000,
+        }];
+        let p = t.render(&[], &omitted, "x").unwrap();
+        assert!(p.user.contains("- big.rs (9000 bytes)"), "{}", p.user);
+    }
+
+    #[test]
+    fn fences_outgrow_backticks_in_the_text() {
+        assert_eq!(fence_for("plain"), "```");
+        assert_eq!(fence_for("```rust\nx\n```"), "````");
+    }
+
+    #[test]
+    fn overrides_replace_builtins() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("system.md"), "custom system\n").unwrap();
+        let t = Templates::load(&[dir.path().to_path_buf()]).unwrap();
+        assert_eq!(t.render(&[], &[], "x").unwrap().system, "custom system\n");
+    }
+}

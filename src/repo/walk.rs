@@ -1,0 +1,285 @@
+//! Lists the candidate files of the repository with `ignore` (gitignore, .git/info/exclude, global excludes,
+//! `.onepassignore`), reading them in parallel; every file it passes over for its content is recorded with a
+//! reason (binary, too large, lock file, minified, generated, not UTF-8, unreadable).
+
+use std::path::Path;
+use std::sync::Mutex;
+
+use ignore::gitignore::{Gitignore, GitignoreBuilder};
+use ignore::{WalkBuilder, WalkState};
+use serde::Serialize;
+
+/// What to consider.
+#[derive(Debug, Clone, Default)]
+pub struct WalkOptions {
+    pub max_file_size: u64,
+    /// Only files matching one of these (gitignore syntax); all files when empty.
+    pub include: Vec<String>,
+    /// Never files matching one of these (gitignore syntax).
+    pub exclude: Vec<String>,
+}
+
+/// A text file that may go into the prompt.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Repo-relative, '/'-separated.
+    pub path: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    pub path: String,
+    pub reason: SkipReason,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum SkipReason {
+    Binary,
+    NotUtf8,
+    TooLarge { bytes: u64, limit: u64 },
+    LockFile,
+    Minified,
+    Generated,
+    Unreadable { message: String },
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::Binary => f.write_str("binary"),
+            SkipReason::NotUtf8 => f.write_str("not valid UTF-8"),
+            SkipReason::TooLarge { bytes, limit } => {
+                write!(f, "too large ({bytes} bytes, limit {limit})")
+            }
+            SkipReason::LockFile => f.write_str("lock file"),
+            SkipReason::Minified => f.write_str("minified"),
+            SkipReason::Generated => f.write_str("generated"),
+            SkipReason::Unreadable { message } => write!(f, "unreadable: {message}"),
+        }
+    }
+}
+
+/// The result of a walk, sorted by path so everything downstream is deterministic.
+#[derive(Debug, Default)]
+pub struct Walk {
+    pub files: Vec<Candidate>,
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum WalkError {
+    #[error("invalid glob {glob:?}: {message}")]
+    Glob { glob: String, message: String },
+}
+
+/// File names that are lock files: generated, large, and never what a request is about.
+const LOCK_FILES: &[&str] = &[
+    "Cargo.lock",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+    "bun.lockb",
+    "poetry.lock",
+    "Pipfile.lock",
+    "uv.lock",
+    "pdm.lock",
+    "Gemfile.lock",
+    "composer.lock",
+    "go.sum",
+    "flake.lock",
+    "mix.lock",
+    "pubspec.lock",
+    "Podfile.lock",
+    "packages.lock.json",
+    "gradle.lockfile",
+];
+
+pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
+    let include = matcher(root, &opts.include)?;
+    let exclude = matcher(root, &opts.exclude)?;
+    let found = Mutex::new(Walk::default());
+    let mut builder = WalkBuilder::new(root);
+    builder
+        .hidden(true)
+        .parents(false)
+        .git_ignore(true)
+        .git_global(true)
+        .git_exclude(true)
+        .require_git(false)
+        .follow_links(false)
+        .add_custom_ignore_filename(".onepassignore")
+        .threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
+    builder.build_parallel().run(|| {
+        let found = &found;
+        let include = &include;
+        let exclude = &exclude;
+        Box::new(move |entry| {
+            let Ok(entry) = entry else {
+                return WalkState::Continue;
+            };
+            if !entry.file_type().is_some_and(|t| t.is_file()) {
+                return WalkState::Continue;
+            }
+            let Some(path) = relative(root, entry.path()) else {
+                return WalkState::Continue;
+            };
+            if !include.is_empty() && !include.matched(&path, false).is_ignore() {
+                return WalkState::Continue;
+            }
+            if exclude
+                .matched_path_or_any_parents(&path, false)
+                .is_ignore()
+            {
+                return WalkState::Continue;
+            }
+            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let outcome = examine(entry.path(), &path, size, opts.max_file_size);
+            let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+            match outcome {
+                Ok(text) => found.files.push(Candidate { path, text }),
+                Err(reason) => found.skipped.push(Skipped { path, reason }),
+            }
+            WalkState::Continue
+        })
+    });
+    let mut walk = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    walk.files.sort_by(|a, b| a.path.cmp(&b.path));
+    walk.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Ok(walk)
+}
+
+/// Read one file named explicitly (a pinned path the walk passed over), with the same content checks.
+pub fn read_one(root: &Path, path: &str, max_file_size: u64) -> Result<Candidate, SkipReason> {
+    let full = root.join(path);
+    let size = std::fs::metadata(&full)
+        .map_err(|e| SkipReason::Unreadable {
+            message: e.to_string(),
+        })?
+        .len();
+    examine(&full, path, size, max_file_size).map(|text| Candidate {
+        path: path.to_string(),
+        text,
+    })
+}
+
+fn matcher(root: &Path, globs: &[String]) -> Result<Gitignore, WalkError> {
+    let mut builder = GitignoreBuilder::new(root);
+    for glob in globs {
+        builder.add_line(None, glob).map_err(|e| WalkError::Glob {
+            glob: glob.clone(),
+            message: e.to_string(),
+        })?;
+    }
+    builder.build().map_err(|e| WalkError::Glob {
+        glob: globs.join(" "),
+        message: e.to_string(),
+    })
+}
+
+fn relative(root: &Path, path: &Path) -> Option<String> {
+    let rel = path.strip_prefix(root).ok()?;
+    let parts: Option<Vec<&str>> = rel.components().map(|c| c.as_os_str().to_str()).collect();
+    Some(parts?.join("/"))
+}
+
+/// Decide from the name, the size and the content whether a file is a candidate.
+fn examine(full: &Path, path: &str, size: u64, limit: u64) -> Result<String, SkipReason> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    if LOCK_FILES.contains(&name) {
+        return Err(SkipReason::LockFile);
+    }
+    if size > limit {
+        return Err(SkipReason::TooLarge { bytes: size, limit });
+    }
+    let bytes = std::fs::read(full).map_err(|e| SkipReason::Unreadable {
+        message: e.to_string(),
+    })?;
+    if bytes.len() as u64 > limit {
+        return Err(SkipReason::TooLarge {
+            bytes: bytes.len() as u64,
+            limit,
+        });
+    }
+    classify(name, bytes)
+}
+
+/// The content checks, pure.
+pub fn classify(name: &str, bytes: Vec<u8>) -> Result<String, SkipReason> {
+    if bytes[..bytes.len().min(8192)].contains(&0) {
+        return Err(SkipReason::Binary);
+    }
+    let text = String::from_utf8(bytes).map_err(|_| SkipReason::NotUtf8)?;
+    if is_minified(name, &text) {
+        return Err(SkipReason::Minified);
+    }
+    if is_generated(&text) {
+        return Err(SkipReason::Generated);
+    }
+    Ok(text)
+}
+
+fn is_minified(name: &str, text: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    if [
+        ".min.js",
+        ".min.css",
+        ".min.mjs",
+        ".bundle.js",
+        ".js.map",
+        ".css.map",
+    ]
+    .iter()
+    .any(|suffix| lower.ends_with(suffix))
+    {
+        return true;
+    }
+    // Long files made of very long lines are machine output whatever their name.
+    let lines = text.lines().count().max(1);
+    text.len() > 2_000 && text.len() / lines > 400
+}
+
+fn is_generated(text: &str) -> bool {
+    text.lines().take(5).any(|line| {
+        line.contains("@generated")
+            || line.contains("DO NOT EDIT")
+            || line.contains("Code generated by")
+            || line.contains("autogenerated by")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_recognises_binary_utf8_minified_generated() {
+        assert_eq!(
+            classify("a.txt", b"ab\0cd".to_vec()),
+            Err(SkipReason::Binary)
+        );
+        assert_eq!(
+            classify("a.txt", vec![0xff, 0xfe, b'a']),
+            Err(SkipReason::NotUtf8)
+        );
+        assert_eq!(
+            classify("app.min.js", b"x".to_vec()),
+            Err(SkipReason::Minified)
+        );
+        let long_line = "a".repeat(5000);
+        assert_eq!(
+            classify("app.js", long_line.into_bytes()),
+            Err(SkipReason::Minified)
+        );
+        assert_eq!(
+            classify("gen.rs", b"// @generated by tool\nfn x() {}\n".to_vec()),
+            Err(SkipReason::Generated)
+        );
+        assert_eq!(
+            classify("ok.rs", b"fn x() {}\n".to_vec()).unwrap(),
+            "fn x() {}\n"
+        );
+    }
+}

@@ -1,0 +1,3 @@
+//! Showing a validated change to the user: the coloured preview and the confirmation.
+
+pub mod render;

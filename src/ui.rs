@@ -1,0 +1,264 @@
+//! The only writer to stderr: status lines, warnings, the waiting spinner, the streamed reply and the run
+//! summary. Quiet and verbose levels and the colour decision are applied here, once.
+
+use std::io::Write;
+use std::time::Duration;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::model::{Event, Stats};
+
+pub struct Ui<'a> {
+    err: &'a mut dyn Write,
+    color: bool,
+    /// -2 errors only, -1 quiet, 0 normal, 1+ verbose.
+    verbosity: i8,
+    terminal: bool,
+    spinner: Option<ProgressBar>,
+    streamed_chars: usize,
+    ends_with_newline: bool,
+}
+
+impl<'a> Ui<'a> {
+    pub fn new(err: &'a mut dyn Write, color: bool, verbosity: i8, terminal: bool) -> Ui<'a> {
+        Ui {
+            err,
+            color,
+            verbosity,
+            terminal,
+            spinner: None,
+            streamed_chars: 0,
+            ends_with_newline: true,
+        }
+    }
+
+    fn paint(&self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+
+    fn line(&mut self, text: &str) {
+        if let Some(spinner) = &self.spinner {
+            spinner.suspend(|| {
+                let _ = writeln!(self.err, "{text}");
+            });
+        } else {
+            if !self.ends_with_newline {
+                let _ = writeln!(self.err);
+                self.ends_with_newline = true;
+            }
+            let _ = writeln!(self.err, "{text}");
+        }
+    }
+
+    /// A normal status line (hidden with -q).
+    pub fn status(&mut self, text: &str) {
+        if self.verbosity >= 0 {
+            self.line(text);
+        }
+    }
+
+    /// Detail shown with -v.
+    pub fn detail(&mut self, text: &str) {
+        if self.verbosity >= 1 {
+            let text = self.paint("2", text);
+            self.line(&text);
+        }
+    }
+
+    pub fn verbose(&self) -> bool {
+        self.verbosity >= 1
+    }
+
+    /// A problem that does not stop the run (hidden with -qq).
+    pub fn warn(&mut self, text: &str) {
+        if self.verbosity >= -1 {
+            let label = self.paint("33;1", "warning:");
+            self.line(&format!("{label} {text}"));
+        }
+    }
+
+    /// The error that ends the run, with its causes.
+    pub fn error(&mut self, text: &str) {
+        self.stop_spinner();
+        let label = self.paint("31;1", "error:");
+        self.line(&format!("{label} {text}"));
+    }
+
+    /// Start waiting for the server: a spinner with elapsed time on a terminal.
+    pub fn waiting(&mut self, what: &str) {
+        if self.terminal && self.verbosity >= -1 {
+            let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+            spinner.set_style(
+                ProgressStyle::with_template("{spinner} {msg} {elapsed}")
+                    .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+            );
+            spinner.set_message(what.to_string());
+            spinner.enable_steady_tick(Duration::from_millis(120));
+            self.spinner = Some(spinner);
+        } else {
+            self.status(what);
+        }
+    }
+
+    fn stop_spinner(&mut self) {
+        if let Some(spinner) = self.spinner.take() {
+            spinner.finish_and_clear();
+        }
+    }
+
+    /// Show what the server reports while the reply comes in.
+    pub fn event(&mut self, event: &Event) {
+        match event {
+            Event::Accepted => {}
+            Event::Prefill {
+                processed,
+                total,
+                cached,
+            } => {
+                if let Some(spinner) = &self.spinner {
+                    spinner.set_message(format!(
+                        "processing the prompt: {processed}/{total} tokens ({cached} from cache)"
+                    ));
+                }
+            }
+            Event::Text(text) => {
+                self.streamed_chars += text.len();
+                if self.verbosity >= 0 {
+                    self.stop_spinner();
+                    let shown = if self.color {
+                        format!("\x1b[2m{text}\x1b[0m")
+                    } else {
+                        text.clone()
+                    };
+                    let _ = write!(self.err, "{shown}");
+                    let _ = self.err.flush();
+                    self.ends_with_newline = text.ends_with('\n');
+                } else if let Some(spinner) = &self.spinner {
+                    spinner.set_message(format!(
+                        "receiving the reply: {} characters",
+                        self.streamed_chars
+                    ));
+                }
+            }
+        }
+    }
+
+    /// The reply is complete (or failed): clear the spinner and end the streamed text on a newline.
+    pub fn reply_done(&mut self) {
+        self.stop_spinner();
+        if !self.ends_with_newline {
+            let _ = writeln!(self.err);
+            self.ends_with_newline = true;
+        }
+    }
+
+    /// The one-line summary after a request.
+    pub fn summary(
+        &mut self,
+        packed: usize,
+        omitted: usize,
+        estimate: usize,
+        window: Option<usize>,
+        stats: &Stats,
+    ) {
+        if self.verbosity < -1 {
+            return;
+        }
+        let mut parts = vec![format!(
+            "{packed} file{} packed, {omitted} omitted",
+            if packed == 1 { "" } else { "s" }
+        )];
+        let mut prompt = match stats.prompt_tokens {
+            Some(n) => format!("prompt {} tokens", thousands(n as usize)),
+            None => format!("prompt ~{} tokens", thousands(estimate)),
+        };
+        if let Some(cached) = stats.cached_tokens {
+            prompt.push_str(&format!(" ({} cached)", thousands(cached as usize)));
+        }
+        if let Some(window) = window {
+            prompt.push_str(&format!(" of {} context", thousands(window)));
+        }
+        parts.push(prompt);
+        if let Some(ms) = stats.prefill_ms {
+            let speed = stats
+                .prefill_tps
+                .map(|t| format!(" at {t:.0} tok/s"))
+                .unwrap_or_default();
+            parts.push(format!("prefill {}{speed}", seconds(ms)));
+        }
+        if let Some(ms) = stats.ttft_ms {
+            parts.push(format!("first token {}", seconds(ms)));
+        }
+        if let Some(n) = stats.generated_tokens {
+            let speed = stats
+                .generation_tps
+                .map(|t| format!(" at {t:.1} tok/s"))
+                .unwrap_or_default();
+            parts.push(format!("{} tokens generated{speed}", thousands(n as usize)));
+        }
+        parts.push(format!("total {}", seconds(stats.total_ms)));
+        let text = parts.join(" · ");
+        let text = self.paint("2", &text);
+        self.line(&text);
+    }
+}
+
+pub fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn seconds(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{:.1} s", ms / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(24300), "24,300");
+        assert_eq!(thousands(1234567), "1,234,567");
+        assert_eq!(seconds(250.0), "250 ms");
+        assert_eq!(seconds(29_400.0), "29.4 s");
+    }
+
+    #[test]
+    fn summary_says_unknown_as_absent_not_zero() {
+        let mut buf = Vec::new();
+        let mut ui = Ui::new(&mut buf, false, 0, false);
+        let stats = Stats {
+            prompt_tokens: Some(8432),
+            generated_tokens: Some(40),
+            ttft_ms: Some(2300.0),
+            total_ms: 4000.0,
+            ..Stats::default()
+        };
+        ui.summary(3, 1, 8000, Some(16384), &stats);
+        let text = String::from_utf8(buf).unwrap();
+        assert!(text.contains("3 files packed, 1 omitted"), "{text}");
+        assert!(
+            text.contains("prompt 8,432 tokens of 16,384 context"),
+            "{text}"
+        );
+        assert!(!text.contains("cached"), "{text}");
+        assert!(text.contains("first token 2.3 s"), "{text}");
+    }
+}
