@@ -25,9 +25,33 @@ pub struct Args {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Pack the repository for REQUEST and print the exact prompt that would be sent (nothing is sent).
-    Pack(PackArgs),
+    Pack(Box<PackArgs>),
     /// Take a model reply from FILE (or stdin) and extract, validate, preview and apply its diff.
     Apply(ApplyArgs),
+    /// List the model servers that answer: kind, version, models, context window, measured prefill speed.
+    Servers(ServersArgs),
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ServersArgs {
+    /// Probe this URL instead of the usual local ports
+    #[arg(long, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// The server's kind, instead of detecting it
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub api: Option<crate::model::ServerKind>,
+
+    /// API key for the endpoint [env: ONEPASS_API_KEY, then OPENAI_API_KEY]
+    #[arg(long, value_name = "KEY")]
+    pub api_key: Option<String>,
+
+    /// Print the list as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
 }
 
 /// Options shared by every command that reads the repository.
@@ -48,6 +72,17 @@ pub struct RepoArgs {
     /// Print more detail about each stage (repeat for more).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     pub verbose: u8,
+}
+
+impl RepoArgs {
+    /// -2 errors only, -1 quiet, 0 normal, 1+ verbose.
+    pub fn verbosity(&self) -> i8 {
+        if self.quiet > 0 {
+            -(self.quiet.min(2) as i8)
+        } else {
+            self.verbose.min(3) as i8
+        }
+    }
 }
 
 /// Options that choose which files go into the prompt.
@@ -94,6 +129,37 @@ pub struct ModelOpts {
     /// Tokens kept free for the reply [env: ONEPASS_REPLY_RESERVE; default 4096]
     #[arg(long, value_name = "TOKENS")]
     pub reply_reserve: Option<usize>,
+
+    /// The server's kind, instead of detecting it [env: ONEPASS_API]
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub api: Option<crate::model::ServerKind>,
+
+    /// Shrink the budget so the prompt's prefill takes at most this long at the server's measured speed
+    /// (e.g. 20s, 2m)
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub max_prefill: Option<std::time::Duration>,
+}
+
+/// `90`, `20s`, `1.5m`, `250ms` -> a duration.
+pub fn parse_duration(text: &str) -> Result<std::time::Duration, String> {
+    let t = text.trim();
+    let (number, unit) = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .map_or((t, "s"), |i| t.split_at(i));
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration such as 20s or 2m"))?;
+    let seconds = match unit.trim() {
+        "ms" => value / 1000.0,
+        "s" | "" => value,
+        "m" | "min" => value * 60.0,
+        "h" => value * 3600.0,
+        _ => return Err(format!("{text:?} is not a duration such as 20s or 2m")),
+    };
+    if !seconds.is_finite() || seconds <= 0.0 {
+        return Err(format!("{text:?} must be a positive duration"));
+    }
+    Ok(std::time::Duration::from_secs_f64(seconds))
 }
 
 /// Options that decide what happens to a validated diff.
@@ -110,6 +176,10 @@ pub struct OutcomeOpts {
     /// Apply without asking
     #[arg(short, long)]
     pub yes: bool,
+
+    /// Print the run report as one JSON object on stdout (the diff preview then goes to stderr)
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// The main job: `onepass [OPTIONS] "REQUEST" [PATHS...]`.

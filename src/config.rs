@@ -8,12 +8,14 @@ use serde::Deserialize;
 
 use crate::cli::{ColorChoice, ModelOpts, PackOpts, RepoArgs};
 use crate::env::Env;
+use crate::model::ServerKind;
 
 /// Defaults, stated once.
 pub const DEFAULT_CONTEXT: usize = 16_384;
 pub const DEFAULT_REPLY_RESERVE: usize = 4_096;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024;
 pub const DEFAULT_TEMPERATURE: f32 = 0.2;
+pub const DEFAULT_KEEP_ALIVE: &str = "30m";
 
 /// The name of the repository's configuration file, at its root.
 pub const REPO_CONFIG: &str = "onepass.toml";
@@ -35,6 +37,8 @@ pub struct Layer {
     pub color: Option<ColorChoice>,
     pub temperature: Option<f32>,
     pub max_tokens: Option<u32>,
+    pub api: Option<ServerKind>,
+    pub keep_alive: Option<String>,
 }
 
 impl Layer {
@@ -53,6 +57,8 @@ impl Layer {
             color: self.color.or(lower.color),
             temperature: self.temperature.or(lower.temperature),
             max_tokens: self.max_tokens.or(lower.max_tokens),
+            api: self.api.or(lower.api),
+            keep_alive: self.keep_alive.or(lower.keep_alive),
         }
     }
 
@@ -96,6 +102,16 @@ impl Layer {
             color,
             temperature: num(env, "ONEPASS_TEMPERATURE")?,
             max_tokens: num(env, "ONEPASS_MAX_TOKENS")?,
+            api: match env.var("ONEPASS_API") {
+                None => None,
+                Some(v) => Some(<ServerKind as clap::ValueEnum>::from_str(v, true).map_err(
+                    |_| ConfigError::BadEnv {
+                        name: "ONEPASS_API".into(),
+                        value: v.into(),
+                    },
+                )?),
+            },
+            keep_alive: env.var("ONEPASS_KEEP_ALIVE").map(str::to_string),
         })
     }
 
@@ -119,6 +135,8 @@ impl Layer {
             color: repo.color,
             temperature: None,
             max_tokens: None,
+            api: model.and_then(|m| m.api),
+            keep_alive: None,
         }
     }
 
@@ -195,11 +213,7 @@ impl Config {
         let repo_file = Layer::from_file(&root.join(REPO_CONFIG))?;
         let settings = flags.over(Layer::from_env(env)?).over(repo_file).over(user);
         let choice = settings.color.unwrap_or(ColorChoice::Auto);
-        let verbosity = if repo.quiet > 0 {
-            -(repo.quiet.min(2) as i8)
-        } else {
-            repo.verbose.min(3) as i8
-        };
+        let verbosity = repo.verbosity();
         Ok(Config {
             color_stdout: color_enabled(choice, env, env.stdout_is_terminal),
             color_stderr: color_enabled(choice, env, env.stderr_is_terminal),
@@ -241,7 +255,13 @@ impl Config {
             model: self.settings.model.clone(),
             api_key: self.settings.api_key.clone(),
             temperature: self.settings.temperature.unwrap_or(DEFAULT_TEMPERATURE),
-            max_tokens: self.settings.max_tokens,
+            api: self.settings.api,
+            context: self.settings.context,
+            keep_alive: self
+                .settings
+                .keep_alive
+                .clone()
+                .unwrap_or_else(|| DEFAULT_KEEP_ALIVE.to_string()),
         }
     }
 }

@@ -38,6 +38,8 @@ pub enum Error {
     Terminal(String),
     #[error("cannot write the output: {0}")]
     Output(String),
+    #[error("{0}")]
+    Usage(String),
 }
 
 impl Error {
@@ -61,13 +63,15 @@ pub enum Outcome {
     Declined,
     /// The reply's change turned out to change nothing.
     Empty,
+    /// The reply holds no diff and no file block.
+    NoDiff,
 }
 
 impl Outcome {
     pub fn exit_code(self) -> u8 {
         match self {
             Outcome::Applied | Outcome::Written | Outcome::Printed => 0,
-            Outcome::Rejected | Outcome::Declined | Outcome::Empty => 1,
+            Outcome::Rejected | Outcome::Declined | Outcome::Empty | Outcome::NoDiff => 1,
         }
     }
 }

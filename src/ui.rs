@@ -32,6 +32,11 @@ impl<'a> Ui<'a> {
         }
     }
 
+    /// The colour decision once the configuration is known.
+    pub fn set_color(&mut self, color: bool) {
+        self.color = color;
+    }
+
     fn paint(&self, code: &str, text: &str) -> String {
         if self.color {
             format!("\x1b[{code}m{text}\x1b[0m")
@@ -58,6 +63,13 @@ impl<'a> Ui<'a> {
     pub fn status(&mut self, text: &str) {
         if self.verbosity >= 0 {
             self.line(text);
+        }
+    }
+
+    /// A block of text (e.g. the preview when stdout carries JSON), shown at normal verbosity.
+    pub fn block(&mut self, text: &str) {
+        if self.verbosity >= 0 {
+            self.line(text.trim_end_matches('\n'));
         }
     }
 

@@ -1,13 +1,20 @@
-//! Find the server and learn about it: the base URL (explicit, or the first local server that answers on the
-//! usual ports), the model to use, and the loaded context window.
+//! Find the server and learn about it: probe the usual loopback ports (or the endpoint given), tell the server
+//! kinds apart by their fingerprints, choose the model, and read the context window the server has loaded.
+//!
+//! Probing order on each live port, most specific first: KoboldCpp (it imitates the others), Ollama
+//! (`/api/version`), llama.cpp (`/props` with `default_generation_settings`), LM Studio (`/api/v0/models`),
+//! vLLM (`/version` and `owned_by: vllm`), else a generic OpenAI-compatible server (`/v1/models`).
 
+use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
+
+use serde::Serialize;
+use serde_json::Value;
 
 use super::{ModelError, Server, ServerKind, ServerSettings, http_client, stream};
 
-/// Local ports probed when no endpoint is configured, in order of preference: Ollama (through its /v1),
-/// llama.cpp's llama-server, LM Studio, vLLM.
-pub const LOCAL_PORTS: &[u16] = &[11434, 8080, 1234, 8000];
+/// Local ports probed when no endpoint is configured, in order of preference.
+pub const LOCAL_PORTS: &[u16] = &[11434, 8080, 1234, 8000, 5001, 5000, 1337];
 
 /// `http://host:port[/prefix][/v1]` -> the API base ending in `/v1`.
 pub fn api_base(endpoint: &str) -> Result<String, ModelError> {
@@ -30,175 +37,341 @@ pub fn server_root(api: &str) -> &str {
     api.strip_suffix("/v1").unwrap_or(api)
 }
 
-/// Resolve the endpoint, the model and the context window.
-pub fn connect(settings: &ServerSettings) -> Result<Server, ModelError> {
-    let client = http_client(Duration::from_secs(5), Some(Duration::from_secs(15)));
-    let (api, models) = match &settings.endpoint {
-        Some(endpoint) => {
-            let api = api_base(endpoint)?;
-            let models = list_models(&client, &api);
-            (api, models)
-        }
-        None => probe_local()?,
-    };
-    let models = match models {
-        Ok(models) => models,
-        Err(e @ ModelError::Connect { .. }) => return Err(e),
-        Err(
-            e @ ModelError::Http {
-                status: 401 | 403, ..
-            },
-        ) => return Err(e),
-        Err(e) if settings.model.is_none() => {
-            return Err(ModelError::NoModel {
-                url: format!("{api}/models"),
-                message: e.to_string(),
-            });
-        }
-        Err(_) => Vec::new(),
-    };
-    let model = match &settings.model {
-        Some(model) => model.clone(),
-        None => match models.as_slice() {
-            [one] => one.id.clone(),
-            [] => {
-                return Err(ModelError::NoModel {
-                    url: format!("{api}/models"),
-                    message: "it lists no model".into(),
-                });
-            }
-            several => {
-                return Err(ModelError::SeveralModels(
-                    several.iter().map(|m| m.id.clone()).collect(),
-                ));
-            }
-        },
-    };
-    let props = llamacpp_n_ctx(&client, server_root(&api));
-    let kind = if props.is_some() {
-        ServerKind::LlamaCpp
-    } else {
-        ServerKind::OpenAi
-    };
-    let context_window = props.or_else(|| {
-        models
-            .iter()
-            .find(|m| m.id == model)
-            .and_then(|m| m.max_model_len)
-    });
-    Ok(Server {
-        kind,
-        api,
-        model,
-        context_window,
-        api_key: settings.api_key.clone(),
-        temperature: settings.temperature,
-        max_tokens: settings.max_tokens,
-    })
-}
-
-/// One entry of `/v1/models`.
-#[derive(Debug, Clone, PartialEq)]
+/// One model a server offers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ModelInfo {
     pub id: String,
-    /// vLLM's served context length.
-    pub max_model_len: Option<usize>,
+    /// Loaded in memory now, where the server says (Ollama `/api/ps`, LM Studio `state`).
+    pub loaded: Option<bool>,
+    /// The context window it is served with, where the server says.
+    pub context_window: Option<usize>,
 }
 
-fn list_models(
-    client: &reqwest::blocking::Client,
-    api: &str,
-) -> Result<Vec<ModelInfo>, ModelError> {
-    let url = format!("{api}/models");
-    let response = client.get(&url).send().map_err(|e| ModelError::Connect {
-        url: url.clone(),
-        message: root_cause(&e),
-    })?;
-    let status = response.status();
-    let body = response
-        .text()
-        .map_err(|e| ModelError::Read(root_cause(&e)))?;
-    if !status.is_success() {
-        return Err(ModelError::Http {
-            status: status.as_u16(),
-            url,
-            message: stream::error_message(&body),
-        });
+/// A server that answered the probes.
+#[derive(Debug, Clone, Serialize)]
+pub struct Found {
+    pub kind: ServerKind,
+    /// Base URL of its OpenAI-compatible API (`…/v1`).
+    pub api: String,
+    pub version: Option<String>,
+    pub models: Vec<ModelInfo>,
+    /// The server-wide context window (llama.cpp per slot, KoboldCpp), where it applies to every model.
+    pub context_window: Option<usize>,
+}
+
+/// A small JSON client for the probes.
+struct Probe {
+    client: reqwest::blocking::Client,
+    key: Option<String>,
+}
+
+impl Probe {
+    /// GET a URL: Ok(Some(json)) on a JSON 200, Ok(None) on any other answer, Err when nothing answers.
+    fn get(&self, url: &str) -> Result<Option<Value>, ModelError> {
+        self.send(self.client.get(url), url)
     }
-    parse_models(&body).ok_or_else(|| ModelError::Http {
-        status: status.as_u16(),
-        url,
-        message: "the model list is not the expected JSON".into(),
+
+    fn send(
+        &self,
+        mut request: reqwest::blocking::RequestBuilder,
+        url: &str,
+    ) -> Result<Option<Value>, ModelError> {
+        if let Some(key) = &self.key {
+            request = request.bearer_auth(key);
+        }
+        let response = request.send().map_err(|e| ModelError::Connect {
+            url: url.to_string(),
+            message: root_cause(&e),
+        })?;
+        let status = response.status().as_u16();
+        let body = response.text().unwrap_or_default();
+        match status {
+            200 => Ok(serde_json::from_str(&body).ok()),
+            401 | 403 => Err(ModelError::Unauthorized {
+                url: url.to_string(),
+                message: stream::error_message(&body),
+            }),
+            _ => Ok(None),
+        }
+    }
+}
+
+/// Tell what kind of server answers at `api` (or take the forced kind) and list its models.
+pub fn fingerprint(
+    api: &str,
+    forced: Option<ServerKind>,
+    key: Option<&str>,
+    timeout: Duration,
+) -> Result<Found, ModelError> {
+    let probe = Probe {
+        client: http_client(timeout.min(Duration::from_secs(5)), Some(timeout)),
+        key: key.map(str::to_string),
+    };
+    let root = server_root(api);
+    let kind = match forced {
+        Some(kind) => kind,
+        None => detect_kind(&probe, root, api)?,
+    };
+    let mut found = Found {
+        kind,
+        api: api.to_string(),
+        version: None,
+        models: Vec::new(),
+        context_window: None,
+    };
+    match kind {
+        ServerKind::KoboldCpp => {
+            found.version = probe
+                .get(&format!("{root}/api/extra/version"))?
+                .and_then(|v| {
+                    v.get("version")
+                        .and_then(|v| v.as_str())
+                        .map(str::to_string)
+                });
+            found.context_window = probe
+                .get(&format!("{root}/api/extra/true_max_context_length"))?
+                .and_then(|v| v.get("value").and_then(Value::as_u64))
+                .map(|v| v as usize);
+            found.models = openai_models(&probe, api)?;
+        }
+        ServerKind::Ollama => {
+            found.version = probe.get(&format!("{root}/api/version"))?.and_then(|v| {
+                v.get("version")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            });
+            let tags = probe.get(&format!("{root}/api/tags"))?.unwrap_or_default();
+            let ps = probe.get(&format!("{root}/api/ps"))?.unwrap_or_default();
+            found.models = super::ollama::parse_models(&tags, &ps);
+        }
+        ServerKind::LlamaCpp => {
+            if let Some(props) = probe.get(&format!("{root}/props"))? {
+                found.context_window = super::llamacpp::n_ctx(&props);
+                found.version = props
+                    .get("build_info")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string);
+            }
+            found.models = openai_models(&probe, api)?;
+        }
+        ServerKind::LmStudio => {
+            found.models = probe
+                .get(&format!("{root}/api/v0/models"))?
+                .map(|v| parse_lmstudio_models(&v))
+                .unwrap_or_default();
+            if found.models.is_empty() {
+                found.models = openai_models(&probe, api)?;
+            }
+        }
+        ServerKind::Vllm => {
+            found.version = probe.get(&format!("{root}/version"))?.and_then(|v| {
+                v.get("version")
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            });
+            found.models = openai_models(&probe, api)?;
+        }
+        ServerKind::OpenAi => {
+            found.models = openai_models(&probe, api)?;
+        }
+    }
+    Ok(found)
+}
+
+fn detect_kind(probe: &Probe, root: &str, api: &str) -> Result<ServerKind, ModelError> {
+    if let Some(v) = probe.get(&format!("{root}/api/extra/version"))? {
+        if v.get("result").and_then(|r| r.as_str()) == Some("KoboldCpp") {
+            return Ok(ServerKind::KoboldCpp);
+        }
+    }
+    if let Some(v) = probe.get(&format!("{root}/api/version"))? {
+        if v.get("version").is_some_and(Value::is_string) {
+            return Ok(ServerKind::Ollama);
+        }
+    }
+    if let Some(v) = probe.get(&format!("{root}/props"))? {
+        if v.get("default_generation_settings").is_some() {
+            return Ok(ServerKind::LlamaCpp);
+        }
+    }
+    if let Some(v) = probe.get(&format!("{root}/api/v0/models"))? {
+        if !parse_lmstudio_models(&v).is_empty() {
+            return Ok(ServerKind::LmStudio);
+        }
+    }
+    let models = probe.get(&format!("{api}/models"))?;
+    let owned_by_vllm = models
+        .as_ref()
+        .and_then(|m| m.get("data"))
+        .and_then(Value::as_array)
+        .is_some_and(|d| {
+            d.iter()
+                .any(|m| m.get("owned_by").and_then(Value::as_str) == Some("vllm"))
+        });
+    if owned_by_vllm {
+        return Ok(ServerKind::Vllm);
+    }
+    if models.is_some() {
+        return Ok(ServerKind::OpenAi);
+    }
+    Err(ModelError::NotAServer {
+        url: api.to_string(),
     })
 }
 
-/// Parse an OpenAI-style model list (`{"data":[{"id":…}]}`); Ollama's `{"models":[{"name"|"model":…}]}` too.
-pub fn parse_models(body: &str) -> Option<Vec<ModelInfo>> {
-    let value: serde_json::Value = serde_json::from_str(body).ok()?;
-    let list = value
+fn openai_models(probe: &Probe, api: &str) -> Result<Vec<ModelInfo>, ModelError> {
+    Ok(probe
+        .get(&format!("{api}/models"))?
+        .map(|v| parse_models(&v))
+        .unwrap_or_default())
+}
+
+/// An OpenAI-style model list (`{"data":[{"id":…, "max_model_len"?:…}]}`).
+pub fn parse_models(value: &Value) -> Vec<ModelInfo> {
+    value
         .get("data")
-        .or_else(|| value.get("models"))?
-        .as_array()?;
-    Some(
-        list.iter()
-            .filter_map(|m| {
-                let id = m
-                    .get("id")
-                    .or_else(|| m.get("model"))
-                    .or_else(|| m.get("name"))?
-                    .as_str()?
-                    .to_string();
-                let max_model_len = m
-                    .get("max_model_len")
-                    .and_then(|v| v.as_u64())
-                    .map(|v| v as usize);
-                Some(ModelInfo { id, max_model_len })
+        .and_then(Value::as_array)
+        .map(|list| {
+            list.iter()
+                .filter_map(|m| {
+                    Some(ModelInfo {
+                        id: m.get("id")?.as_str()?.to_string(),
+                        loaded: None,
+                        context_window: m
+                            .get("max_model_len")
+                            .and_then(Value::as_u64)
+                            .map(|v| v as usize),
+                    })
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// LM Studio's `/api/v0/models`: chat models with their state and loaded context.
+pub fn parse_lmstudio_models(value: &Value) -> Vec<ModelInfo> {
+    let Some(list) = value.get("data").and_then(Value::as_array) else {
+        return Vec::new();
+    };
+    list.iter()
+        .filter(|m| {
+            m.get("state").is_some() && m.get("type").and_then(Value::as_str) != Some("embeddings")
+        })
+        .filter_map(|m| {
+            let loaded = m.get("state").and_then(Value::as_str) == Some("loaded");
+            Some(ModelInfo {
+                id: m.get("id")?.as_str()?.to_string(),
+                loaded: Some(loaded),
+                context_window: m
+                    .get("loaded_context_length")
+                    .and_then(Value::as_u64)
+                    .filter(|_| loaded)
+                    .map(|v| v as usize),
             })
-            .collect(),
-    )
+        })
+        .collect()
 }
 
-/// llama.cpp's `/props`: the per-slot context window, or None when the server is not llama.cpp.
-fn llamacpp_n_ctx(client: &reqwest::blocking::Client, root: &str) -> Option<usize> {
-    let response = client.get(format!("{root}/props")).send().ok()?;
-    if !response.status().is_success() {
-        return None;
-    }
-    let value: serde_json::Value = response.json().ok()?;
-    let settings = value.get("default_generation_settings")?;
-    settings
-        .get("n_ctx")
-        .or_else(|| value.get("n_ctx"))
-        .and_then(|v| v.as_u64())
-        .map(|v| v as usize)
-}
-
-/// Probe the usual local ports in parallel; the first port in preference order that lists models wins.
-fn probe_local() -> Result<(String, Result<Vec<ModelInfo>, ModelError>), ModelError> {
-    let client = http_client(Duration::from_millis(400), Some(Duration::from_secs(3)));
-    let bases: Vec<String> = LOCAL_PORTS
-        .iter()
-        .map(|port| format!("http://127.0.0.1:{port}/v1"))
-        .collect();
-    let answers: Vec<Option<Vec<ModelInfo>>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = bases
+/// The loopback ports that accept a connection, probed in parallel with a short timeout.
+fn live_ports(ports: &[u16]) -> Vec<u16> {
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = ports
             .iter()
-            .map(|base| {
-                let client = &client;
-                scope.spawn(move || list_models(client, base).ok())
+            .map(|&port| {
+                scope.spawn(move || {
+                    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+                    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+                })
+            })
+            .collect();
+        ports
+            .iter()
+            .zip(handles)
+            .filter_map(|(&port, h)| h.join().unwrap_or(false).then_some(port))
+            .collect()
+    })
+}
+
+/// Every server answering on the local ports, in port preference order.
+pub fn scan_local(forced: Option<ServerKind>, key: Option<&str>) -> Vec<Found> {
+    let live = live_ports(LOCAL_PORTS);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = live
+            .iter()
+            .map(|port| {
+                let api = format!("http://127.0.0.1:{port}/v1");
+                scope.spawn(move || fingerprint(&api, forced, key, Duration::from_secs(2)).ok())
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().ok().flatten())
+            .filter_map(|h| h.join().ok().flatten())
             .collect()
-    });
-    for (base, answer) in bases.iter().zip(answers) {
-        if let Some(models) = answer {
-            return Ok((base.clone(), Ok(models)));
-        }
+    })
+}
+
+/// Resolve the endpoint, the kind, the model and the context window.
+pub fn connect(settings: &ServerSettings) -> Result<Server, ModelError> {
+    let found = match &settings.endpoint {
+        Some(endpoint) => fingerprint(
+            &api_base(endpoint)?,
+            settings.api,
+            settings.api_key.as_deref(),
+            Duration::from_secs(10),
+        )?,
+        None => scan_local(settings.api, settings.api_key.as_deref())
+            .into_iter()
+            .next()
+            .ok_or_else(|| ModelError::NoServer {
+                tried: LOCAL_PORTS
+                    .iter()
+                    .map(|p| format!("127.0.0.1:{p}"))
+                    .collect(),
+            })?,
+    };
+    let model = choose_model(&found, settings.model.as_deref())?;
+    let listed = found.models.iter().find(|m| m.id == model);
+    let context_window = match found.kind {
+        ServerKind::Ollama => Some(super::ollama::num_ctx(&found, &model, settings)),
+        _ => found
+            .context_window
+            .or(listed.and_then(|m| m.context_window)),
+    };
+    Ok(Server {
+        kind: found.kind,
+        api: found.api.clone(),
+        version: found.version.clone(),
+        model,
+        context_window,
+        api_key: settings.api_key.clone(),
+        temperature: settings.temperature,
+        keep_alive: settings.keep_alive.clone(),
+    })
+}
+
+/// `--model`, else the one model loaded, else the one model served; several and no choice is an error.
+pub fn choose_model(found: &Found, wanted: Option<&str>) -> Result<String, ModelError> {
+    if let Some(model) = wanted {
+        return Ok(model.to_string());
     }
-    Err(ModelError::NoServer { tried: bases })
+    let loaded: Vec<&ModelInfo> = found
+        .models
+        .iter()
+        .filter(|m| m.loaded == Some(true))
+        .collect();
+    if let [one] = loaded.as_slice() {
+        return Ok(one.id.clone());
+    }
+    match found.models.as_slice() {
+        [one] => Ok(one.id.clone()),
+        [] => Err(ModelError::NoModel {
+            url: found.api.clone(),
+            message: "it lists no model".into(),
+        }),
+        several => Err(ModelError::SeveralModels(
+            several.iter().map(|m| m.id.clone()).collect(),
+        )),
+    }
 }
 
 /// The innermost message of an error chain, which is the one that says what happened.
@@ -213,6 +386,7 @@ pub fn root_cause(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn endpoints_with_or_without_v1() {
@@ -239,16 +413,55 @@ mod tests {
 
     #[test]
     fn model_lists() {
-        let openai = r#"{"object":"list","data":[{"id":"qwen","object":"model","owned_by":"vllm","max_model_len":32768}]}"#;
+        let vllm = json!({"object":"list","data":[{"id":"qwen","object":"model","owned_by":"vllm","max_model_len":32768}]});
         assert_eq!(
-            parse_models(openai).unwrap(),
+            parse_models(&vllm),
             vec![ModelInfo {
                 id: "qwen".into(),
-                max_model_len: Some(32768)
+                loaded: None,
+                context_window: Some(32768)
             }]
         );
-        let ollama = r#"{"models":[{"name":"a:7b","model":"a:7b"},{"name":"b","model":"b"}]}"#;
-        assert_eq!(parse_models(ollama).unwrap().len(), 2);
-        assert!(parse_models("[]").is_none());
+        let lms = json!({"data":[
+            {"id":"qwen2.5-coder-7b","type":"llm","state":"loaded","max_context_length":32768,"loaded_context_length":16384},
+            {"id":"nomic-embed","type":"embeddings","state":"not-loaded"},
+            {"id":"llama-3","type":"llm","state":"not-loaded","max_context_length":8192}]});
+        let models = parse_lmstudio_models(&lms);
+        assert_eq!(models.len(), 2);
+        assert_eq!(models[0].context_window, Some(16384));
+        assert_eq!(models[1].loaded, Some(false));
+    }
+
+    #[test]
+    fn model_choice_prefers_the_one_loaded() {
+        let mut found = Found {
+            kind: ServerKind::LmStudio,
+            api: "http://x/v1".into(),
+            version: None,
+            models: vec![
+                ModelInfo {
+                    id: "a".into(),
+                    loaded: Some(false),
+                    context_window: None,
+                },
+                ModelInfo {
+                    id: "b".into(),
+                    loaded: Some(true),
+                    context_window: Some(4096),
+                },
+            ],
+            context_window: None,
+        };
+        assert_eq!(choose_model(&found, None).unwrap(), "b");
+        assert_eq!(choose_model(&found, Some("a")).unwrap(), "a");
+        found.models[0].loaded = Some(true);
+        assert!(
+            matches!(choose_model(&found, None), Err(ModelError::SeveralModels(m)) if m == ["a", "b"])
+        );
+        found.models.clear();
+        assert!(matches!(
+            choose_model(&found, None),
+            Err(ModelError::NoModel { .. })
+        ));
     }
 }

@@ -3,6 +3,8 @@
 //! token, generation speed).
 
 pub mod detect;
+pub mod llamacpp;
+pub mod ollama;
 pub mod openai;
 pub mod stream;
 
@@ -17,24 +19,62 @@ pub struct ServerSettings {
     pub model: Option<String>,
     pub api_key: Option<String>,
     pub temperature: f32,
-    pub max_tokens: Option<u32>,
+    /// Force a kind instead of detecting it (`--api`).
+    pub api: Option<ServerKind>,
+    /// The context window the user asked for (sent to Ollama as `num_ctx`; assumed where a server is silent).
+    pub context: Option<usize>,
+    /// How long Ollama keeps the model loaded after the request.
+    pub keep_alive: String,
 }
 
 /// The kind of server, as far as onepass can tell.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 pub enum ServerKind {
     #[serde(rename = "llama.cpp")]
+    #[value(name = "llama.cpp", alias = "llamacpp")]
     LlamaCpp,
+    #[serde(rename = "ollama")]
+    #[value(name = "ollama")]
+    Ollama,
+    #[serde(rename = "lmstudio")]
+    #[value(name = "lmstudio")]
+    LmStudio,
+    #[serde(rename = "vllm")]
+    #[value(name = "vllm")]
+    Vllm,
+    #[serde(rename = "koboldcpp")]
+    #[value(name = "koboldcpp")]
+    KoboldCpp,
     #[serde(rename = "openai")]
+    #[value(name = "openai")]
     OpenAi,
+}
+
+impl ServerKind {
+    /// The name used in reports and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            ServerKind::LlamaCpp => "llama.cpp",
+            ServerKind::Ollama => "ollama",
+            ServerKind::LmStudio => "lmstudio",
+            ServerKind::Vllm => "vllm",
+            ServerKind::KoboldCpp => "koboldcpp",
+            ServerKind::OpenAi => "openai",
+        }
+    }
+
+    /// Whether the server can count a prompt's tokens exactly before it is sent.
+    pub fn can_tokenize(self) -> bool {
+        matches!(
+            self,
+            ServerKind::LlamaCpp | ServerKind::Vllm | ServerKind::KoboldCpp
+        )
+    }
 }
 
 impl std::fmt::Display for ServerKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            ServerKind::LlamaCpp => "llama.cpp",
-            ServerKind::OpenAi => "OpenAI-compatible",
-        })
+        f.write_str(self.name())
     }
 }
 
@@ -44,12 +84,33 @@ pub struct Server {
     pub kind: ServerKind,
     /// Base URL of its OpenAI-compatible API, ending in `/v1`.
     pub api: String,
+    pub version: Option<String>,
     pub model: String,
-    /// The context window it has loaded, when it says.
+    /// The context window it has loaded (for Ollama: the `num_ctx` onepass sends), when known.
     pub context_window: Option<usize>,
     pub api_key: Option<String>,
     pub temperature: f32,
-    pub max_tokens: Option<u32>,
+    pub keep_alive: String,
+}
+
+impl Server {
+    /// The server root, where native endpoints live.
+    pub fn root(&self) -> &str {
+        detect::server_root(&self.api)
+    }
+
+    /// Whether the prompt stays on this machine.
+    pub fn is_loopback(&self) -> bool {
+        let Ok(url) = reqwest::Url::parse(&self.api) else {
+            return false;
+        };
+        let host = url.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
 }
 
 /// Something that happened while waiting for the reply.
@@ -93,7 +154,16 @@ pub struct Stats {
     pub generation_tps: Option<f64>,
     /// Client-measured time to the first streamed token.
     pub ttft_ms: Option<f64>,
+    /// Time the server spent loading the model for this request.
+    pub load_ms: Option<f64>,
     pub total_ms: f64,
+}
+
+impl Stats {
+    /// Prompt tokens the server really processed (not taken from its cache).
+    pub fn processed_tokens(&self) -> Option<u64> {
+        Some(self.prompt_tokens? - self.cached_tokens.unwrap_or(0).min(self.prompt_tokens?))
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -111,6 +181,20 @@ pub enum ModelError {
         "invalid endpoint {0:?}: expected a URL such as http://127.0.0.1:8080 or http://localhost:11434/v1"
     )]
     BadEndpoint(String),
+    #[error("{url} answered, but not as a model server (no /v1/models); check --endpoint")]
+    NotAServer { url: String },
+    #[error(
+        "the server at {url} refused the request ({message}): it needs an API key; pass --api-key or set ONEPASS_API_KEY"
+    )]
+    Unauthorized { url: String, message: String },
+    #[error("the server does not know the model {model:?}: {message}{}", hint_models(.available))]
+    ModelNotFound {
+        model: String,
+        message: String,
+        available: Vec<String>,
+    },
+    #[error("the server is still loading the model ({0}); try again in a moment")]
+    Loading(String),
     #[error("the server offers several models ({}); choose one with --model", .0.join(", "))]
     SeveralModels(Vec<String>),
     #[error("cannot list the server's models at {url}: {message}; name one with --model")]
@@ -139,6 +223,14 @@ pub enum ModelError {
     Read(String),
 }
 
+fn hint_models(available: &[String]) -> String {
+    if available.is_empty() {
+        String::new()
+    } else {
+        format!("; it offers: {}", available.join(", "))
+    }
+}
+
 impl Server {
     /// Send the prompt as one streaming chat request; `on_event` sees progress and text as they arrive.
     pub fn send(
@@ -148,7 +240,20 @@ impl Server {
         max_tokens: u32,
         on_event: &mut dyn FnMut(Event),
     ) -> Result<Reply, ModelError> {
-        openai::chat(self, prompt, prompt_estimate, max_tokens, on_event)
+        match self.kind {
+            ServerKind::Ollama => ollama::chat(self, prompt, prompt_estimate, max_tokens, on_event),
+            _ => openai::chat(self, prompt, prompt_estimate, max_tokens, on_event),
+        }
+    }
+
+    /// The prompt's exact token count, where the server can tokenize (llama.cpp, vLLM, KoboldCpp).
+    pub fn count_tokens(&self, prompt: &crate::prompt::Prompt) -> Option<usize> {
+        match self.kind {
+            ServerKind::LlamaCpp => llamacpp::count_tokens(self, prompt),
+            ServerKind::Vllm => openai::vllm_count_tokens(self, prompt),
+            ServerKind::KoboldCpp => openai::kobold_count_tokens(self, prompt),
+            _ => None,
+        }
     }
 }
 

@@ -24,8 +24,7 @@ pub fn request_body(server: &Server, prompt: &Prompt, max_tokens: u32) -> serde_
         "max_tokens": max_tokens,
     });
     if server.kind == ServerKind::LlamaCpp {
-        body["cache_prompt"] = json!(true);
-        body["return_progress"] = json!(true);
+        super::llamacpp::extend_request(&mut body);
     }
     body
 }
@@ -59,6 +58,7 @@ pub fn chat(
             &body,
             prompt_estimate,
             server.context_window,
+            &server.model,
         ));
     }
     on_event(Event::Accepted);
@@ -86,9 +86,17 @@ pub fn chat(
             }
         }
     }
+    // An event left without its blank line at the end of the stream: complete only if it parses.
     if let Some(event) = decoder.finish() {
-        if collector.event(event, on_event)? {
-            return Ok(collector.finish(start));
+        match collector.event(event, on_event) {
+            Ok(true) => return Ok(collector.finish(start)),
+            Ok(false) => {}
+            Err(ModelError::BadChunk(_)) => {
+                return Err(ModelError::Cut {
+                    received: collector.reply.text.len(),
+                });
+            }
+            Err(e) => return Err(e),
         }
     }
     // No [DONE]: complete only if the model said why it stopped.
@@ -108,12 +116,35 @@ pub fn http_error(
     body: &str,
     prompt: usize,
     window: Option<usize>,
+    model: &str,
 ) -> ModelError {
     let message = stream::error_message(body);
     let lower = format!("{body} {message}").to_lowercase();
+    if matches!(status, 401 | 403) {
+        return ModelError::Unauthorized {
+            url: url.to_string(),
+            message,
+        };
+    }
+    if status == 503 && lower.contains("loading") {
+        return ModelError::Loading(message);
+    }
+    if matches!(status, 400 | 404)
+        && lower.contains("model")
+        && (lower.contains("not found")
+            || lower.contains("does not exist")
+            || lower.contains("no such model"))
+    {
+        return ModelError::ModelNotFound {
+            model: model.to_string(),
+            message,
+            available: Vec::new(),
+        };
+    }
     let overflow = matches!(status, 400 | 413 | 500)
         && (lower.contains("exceed_context_size")
             || lower.contains("context length")
+            || lower.contains("longer than the context")
             || lower.contains("context_length_exceeded")
             || lower.contains("context size")
             || lower.contains("context window")
@@ -133,6 +164,45 @@ pub fn http_error(
         url: url.to_string(),
         message,
     }
+}
+
+/// vLLM's `/tokenize` with the chat messages: the exact prompt length, chat template included.
+pub fn vllm_count_tokens(server: &Server, prompt: &Prompt) -> Option<usize> {
+    let body = json!({
+        "model": server.model,
+        "messages": [
+            {"role": "system", "content": prompt.system},
+            {"role": "user", "content": prompt.user},
+        ],
+        "add_generation_prompt": true,
+    });
+    post_json(server, "/tokenize", &body)?
+        .get("count")
+        .and_then(serde_json::Value::as_u64)
+        .map(|n| n as usize)
+}
+
+/// KoboldCpp's token counter (the two messages, without the chat template's few tokens).
+pub fn kobold_count_tokens(server: &Server, prompt: &Prompt) -> Option<usize> {
+    let body = json!({"prompt": format!("{}\n{}", prompt.system, prompt.user)});
+    post_json(server, "/api/extra/tokencount", &body)?
+        .get("value")
+        .and_then(serde_json::Value::as_u64)
+        .map(|n| n as usize)
+}
+
+fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> Option<serde_json::Value> {
+    let client = http_client(Duration::from_secs(5), Some(Duration::from_secs(60)));
+    let mut request = client.post(format!("{}{path}", server.root())).json(body);
+    if let Some(key) = &server.api_key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().ok()?;
+    response
+        .status()
+        .is_success()
+        .then(|| response.json().ok())
+        .flatten()
 }
 
 /// Folds stream events into the reply and its metrics.
@@ -249,7 +319,7 @@ mod tests {
     #[test]
     fn overflow_errors_are_recognised() {
         let llama = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":9000,"n_ctx":4096}}"#;
-        match http_error(400, "u", llama, 8000, None) {
+        match http_error(400, "u", llama, 8000, None, "m") {
             ModelError::ContextOverflow { prompt, window, .. } => {
                 assert_eq!((prompt, window), (9000, Some(4096)));
             }
@@ -257,7 +327,7 @@ mod tests {
         }
         let vllm = r#"{"object":"error","message":"This model's maximum context length is 2048 tokens. However, you requested 5000 tokens.","type":"BadRequestError","code":400}"#;
         assert!(matches!(
-            http_error(400, "u", vllm, 5000, Some(2048)),
+            http_error(400, "u", vllm, 5000, Some(2048), "m"),
             ModelError::ContextOverflow {
                 prompt: 5000,
                 window: Some(2048),
@@ -265,8 +335,27 @@ mod tests {
             }
         ));
         assert!(matches!(
-            http_error(404, "u", r#"{"error":"model 'x' not found"}"#, 1, None),
+            http_error(404, "u", r#"{"error":"model 'x' not found"}"#, 1, None, "x"),
+            ModelError::ModelNotFound { .. }
+        ));
+        assert!(matches!(
+            http_error(404, "u", "Not Found", 1, None, "x"),
             ModelError::Http { status: 404, .. }
+        ));
+        assert!(matches!(
+            http_error(401, "u", r#"{"error":"bad key"}"#, 1, None, "x"),
+            ModelError::Unauthorized { .. }
+        ));
+        assert!(matches!(
+            http_error(
+                503,
+                "u",
+                r#"{"error":{"code":503,"message":"Loading model","type":"unavailable_error"}}"#,
+                1,
+                None,
+                "x"
+            ),
+            ModelError::Loading(_)
         ));
     }
 }

@@ -30,6 +30,9 @@ pub struct Limits {
     /// Tokens kept free for the reply.
     pub reply_reserve: usize,
     pub max_file_size: u64,
+    /// Real tokens per estimated token for this model (1.0 when unknown): estimates are scaled by it, so a
+    /// model whose tokenizer is less efficient than tiktoken's gets a smaller share of files.
+    pub token_ratio: f64,
 }
 
 /// A file included whole.
@@ -173,8 +176,15 @@ pub fn pack(
     templates: &Templates,
     counter: TokenCounter,
 ) -> Result<Packed, PackError> {
+    let ratio = if limits.token_ratio.is_finite() && limits.token_ratio > 0.0 {
+        limits.token_ratio
+    } else {
+        1.0
+    };
+    let scale = |n: usize| (n as f64 * ratio).ceil() as usize;
     let bare = templates.render(&[], &[], request)?;
-    let template_tokens = counter.count(&bare.system) + counter.count(&bare.user) + CHAT_OVERHEAD;
+    let template_tokens =
+        scale(counter.count(&bare.system) + counter.count(&bare.user) + CHAT_OVERHEAD);
     let budget = limits
         .budget
         .unwrap_or_else(|| limits.context.saturating_sub(limits.reply_reserve));
@@ -202,7 +212,7 @@ pub fn pack(
             let f = &files[s.index];
             Item {
                 path: f.path.clone(),
-                tokens: tokens + counter.count(&f.path) + 8,
+                tokens: scale(tokens + counter.count(&f.path) + 8),
                 bytes: f.text.len(),
                 pinned: pinned.contains(&f.path),
             }
@@ -286,6 +296,7 @@ mod tests {
             context: 100_000,
             reply_reserve: 0,
             max_file_size: 1 << 20,
+            token_ratio: 1.0,
         };
         let packed = pack(
             &files,
@@ -313,6 +324,7 @@ mod tests {
             context: 100_000,
             reply_reserve: 0,
             max_file_size: 1 << 20,
+            token_ratio: 1.0,
         };
         let err = pack(
             &[],

@@ -57,9 +57,7 @@ impl Tree for WorkTree {
                     // A link inside the repository: editing it would edit its target behind git's back.
                     return Err(TreeError::NotAFile(path.to_string()));
                 }
-            } else if last && !meta.is_file() {
-                return Err(TreeError::NotAFile(path.to_string()));
-            } else if !last && !meta.is_dir() {
+            } else if (last && !meta.is_file()) || (!last && !meta.is_dir()) {
                 return Err(TreeError::NotAFile(path.to_string()));
             }
         }

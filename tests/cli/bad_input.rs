@@ -93,7 +93,8 @@ fn a_context_overflow_says_prompt_size_against_window() {
 #[test]
 fn a_stream_cut_before_the_end() {
     let full = sse_transcript(ADD_VERBOSE_REPLY, "stop");
-    let cut = full.find("verbose {").unwrap();
+    // Cut in the middle of the diff, before the finish reason and [DONE].
+    let cut = full.find("finish_reason\":\"stop").unwrap() / 2;
     hello()
         .chat(Reply::Cut {
             body: full,
@@ -120,12 +121,13 @@ fn an_error_object_in_the_stream() {
 
 #[test]
 fn a_reply_without_a_diff() {
+    // Nothing applied, and not an error of the program: exit 1 (issue 5 settles issue 2's "exit 2" this way).
     hello()
         .reply("I would add a flag to the argument parser, then print more.")
         .args(&["-y", "add a flag"])
         .run()
-        .status(2)
-        .stderr_has("no diff")
+        .status(1)
+        .stderr_has("no diff in the reply")
         .unchanged();
 }
 

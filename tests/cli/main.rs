@@ -8,6 +8,7 @@ mod apply_cmd;
 mod bad_input;
 mod config;
 mod pack_cmd;
+mod servers;
 mod single_pass;
 
 use harness::Case;

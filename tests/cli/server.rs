@@ -8,8 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 
 /// One scripted answer.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub enum Reply {
+    /// An answer computed from the request.
+    Func(Arc<dyn Fn(&Request) -> Reply + Send + Sync>),
     /// A complete response with this status, content type and body.
     Full {
         status: u16,
@@ -27,6 +29,18 @@ impl Reply {
             content_type: "application/json",
             body: body.to_string(),
         }
+    }
+
+    pub fn ndjson(body: &str) -> Reply {
+        Reply::Full {
+            status: 200,
+            content_type: "application/x-ndjson",
+            body: body.to_string(),
+        }
+    }
+
+    pub fn func(f: impl Fn(&Request) -> Reply + Send + Sync + 'static) -> Reply {
+        Reply::Func(Arc::new(f))
     }
 
     pub fn sse(body: &str) -> Reply {
@@ -134,19 +148,24 @@ fn serve(stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec<Req
     let mut body = vec![0; length];
     let _ = reader.read_exact(&mut body);
     let route = format!("{method} {}", path.split('?').next().unwrap_or(""));
-    log.lock().unwrap().push(Request {
+    let request = Request {
         method,
         path,
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
-    });
+    };
+    log.lock().unwrap().push(request.clone());
     let mut stream = stream;
-    let reply = routes.get(&route).cloned().unwrap_or(Reply::Full {
+    let mut reply = routes.get(&route).cloned().unwrap_or(Reply::Full {
         status: 404,
         content_type: "application/json",
         body: r#"{"error":{"message":"not found"}}"#.into(),
     });
+    while let Reply::Func(f) = reply {
+        reply = f(&request);
+    }
     match reply {
+        Reply::Func(_) => unreachable!("resolved above"),
         Reply::Full {
             status,
             content_type,

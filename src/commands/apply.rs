@@ -1,0 +1,76 @@
+//! `onepass apply FILE|-`: a model reply obtained elsewhere, from extraction on.
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::Io;
+use crate::cli::ApplyArgs;
+use crate::config::{Config, Layer};
+use crate::env::Env;
+use crate::error::{Error, Outcome};
+use crate::report::Report;
+use crate::ui::Ui;
+
+use super::{Tail, finish, review_and_apply};
+
+pub fn run(args: &ApplyArgs, env: &Env, io: Io<'_>) -> u8 {
+    let Io {
+        stdin,
+        stdout,
+        stderr,
+    } = io;
+    let color = crate::config::color_enabled(
+        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
+        env,
+        env.stderr_is_terminal,
+    );
+    let mut report = Report::default();
+    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
+    let result = apply(args, env, stdin, stdout, &mut ui, &mut report);
+    finish(result, args.outcome.json, report, stdout, &mut ui)
+}
+
+fn apply(
+    args: &ApplyArgs,
+    env: &Env,
+    stdin: &mut dyn Read,
+    stdout: &mut dyn std::io::Write,
+    ui: &mut Ui<'_>,
+    report: &mut Report,
+) -> Result<Outcome, Error> {
+    let flags = Layer::from_flags(&args.repo, None, None);
+    let cfg = Config::resolve(env, &args.repo, flags)?;
+    ui.set_color(cfg.color_stderr);
+    if !args.outcome.yes && !args.outcome.dry_run && !env.interactive() {
+        return Err(Error::NotInteractive);
+    }
+    let mut bytes = Vec::new();
+    let read = if args.file == "-" {
+        stdin.read_to_end(&mut bytes).map(|_| ())
+    } else {
+        std::fs::File::open(env.cwd.join(&args.file))
+            .and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+    };
+    read.map_err(|e| Error::Input {
+        source_name: if args.file == "-" {
+            "standard input".into()
+        } else {
+            args.file.clone()
+        },
+        message: e.to_string(),
+    })?;
+    let text = String::from_utf8_lossy(&bytes);
+    let request = Path::new(&args.file)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .filter(|s| *s != "-")
+        .unwrap_or("reply")
+        .to_string();
+    let tail = Tail {
+        outcome: &args.outcome,
+        request: &request,
+        truncated: false,
+        must_confirm: false,
+    };
+    review_and_apply(&cfg, env, &text, &tail, stdout, ui, report)
+}
