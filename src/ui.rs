@@ -131,10 +131,13 @@ impl<'a> Ui<'a> {
                 total,
                 cached,
             } => {
+                let text = format!(
+                    "processing the prompt: {processed}/{total} tokens ({cached} from cache)"
+                );
                 if let Some(spinner) = &self.spinner {
-                    spinner.set_message(format!(
-                        "processing the prompt: {processed}/{total} tokens ({cached} from cache)"
-                    ));
+                    spinner.set_message(text);
+                } else if self.verbosity >= 2 {
+                    self.line(&text);
                 }
             }
             Event::Text(text) => {

@@ -62,8 +62,16 @@ pub fn chat(
         ));
     }
     on_event(Event::Accepted);
+    read_stream(BufReader::new(response), start, on_event)
+}
+
+/// Read an SSE stream to its end: the reply with its metrics, or why it is incomplete.
+pub fn read_stream(
+    mut reader: impl BufRead,
+    start: Instant,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Reply, ModelError> {
     let mut collector = Collector::new(start);
-    let mut reader = BufReader::new(response);
     let mut decoder = SseDecoder::default();
     let mut line = String::new();
     loop {
@@ -315,6 +323,71 @@ fn ms(d: Duration) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn replay(transcript: &str) -> (Result<Reply, ModelError>, Vec<Event>) {
+        let mut events = Vec::new();
+        let reply = read_stream(transcript.as_bytes(), Instant::now(), &mut |e| {
+            events.push(e)
+        });
+        (reply, events)
+    }
+
+    #[test]
+    fn recorded_llamacpp_streams() {
+        let (reply, events) = replay(include_str!(
+            "../../fixtures/streams/llamacpp-chat-stream.sse"
+        ));
+        let reply = reply.unwrap();
+        assert!(!reply.text.is_empty());
+        assert_eq!(reply.stats.prompt_tokens, Some(2517));
+        assert_eq!(reply.stats.cached_tokens, Some(0));
+        assert!(reply.stats.prefill_ms.unwrap() > 0.0 && reply.stats.prefill_tps.unwrap() > 0.0);
+        assert!(reply.finish_reason.is_some());
+        let progress: Vec<_> = events
+            .iter()
+            .filter(|e| matches!(e, Event::Prefill { .. }))
+            .collect();
+        assert!(progress.len() >= 2, "{progress:?}");
+        assert_eq!(
+            progress.last(),
+            Some(&&Event::Prefill {
+                processed: 2517,
+                total: 2517,
+                cached: 0
+            })
+        );
+
+        let (cached, _) = replay(include_str!(
+            "../../fixtures/streams/llamacpp-chat-stream-cached.sse"
+        ));
+        let stats = cached.unwrap().stats;
+        assert!(
+            stats.cached_tokens.unwrap() * 10 > stats.prompt_tokens.unwrap() * 9,
+            "{stats:?}"
+        );
+    }
+
+    #[test]
+    fn synthetic_streams_of_other_servers() {
+        let (reply, _) = replay(include_str!("../../fixtures/streams/vllm-chat.sse"));
+        let reply = reply.unwrap();
+        assert!(reply.text.contains("```diff"));
+        assert_eq!(reply.stats.cached_tokens, Some(1280));
+        let (reply, _) = replay(include_str!("../../fixtures/streams/lmstudio-chat.sse"));
+        assert_eq!(reply.unwrap().stats.cached_tokens, None);
+    }
+
+    #[test]
+    fn a_stream_without_done_or_finish_is_cut() {
+        let (reply, _) = replay("data: {\"choices\":[{\"delta\":{\"content\":\"half\"}}]}\n\n");
+        assert!(matches!(reply, Err(ModelError::Cut { received: 4 })));
+        let (reply, _) = replay("data: {\"choices\":[{\"delta\":{\"content\":\"ha");
+        assert!(matches!(reply, Err(ModelError::Cut { .. })));
+        let (reply, _) = replay(
+            "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\n",
+        );
+        assert!(reply.unwrap().truncated());
+    }
 
     #[test]
     fn overflow_errors_are_recognised() {
