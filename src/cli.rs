@@ -30,6 +30,56 @@ pub enum Command {
     Apply(ApplyArgs),
     /// List the model servers that answer: kind, version, models, context window, measured prefill speed.
     Servers(ServersArgs),
+    /// Ask the last request again over the same context (the server reuses its cached prefix).
+    Again(Box<AgainArgs>),
+    /// Send the repository context ahead of the request, so the request itself costs only its own tokens.
+    Warm(Box<WarmArgs>),
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct AgainArgs {
+    /// Text appended after the last request, e.g. "the test still fails; also handle X"
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    #[command(flatten)]
+    pub pack: PackOpts,
+
+    #[command(flatten)]
+    pub model: ModelOpts,
+
+    #[command(flatten)]
+    pub outcome: OutcomeOpts,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct WarmArgs {
+    /// Pack for this request (default: the context of the last run)
+    #[arg(value_name = "REQUEST")]
+    pub request: Option<String>,
+
+    /// Files, directories or globs that must be included whole
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<String>,
+
+    /// Keep running and warm again when the context's files change (debounced)
+    #[arg(long)]
+    pub watch: bool,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    #[command(flatten)]
+    pub pack: PackOpts,
+
+    #[command(flatten)]
+    pub model: ModelOpts,
+
+    #[command(flatten)]
+    pub outcome: OutcomeOpts,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -192,6 +242,10 @@ pub struct RunArgs {
     /// Files, directories or globs that must be included whole
     #[arg(value_name = "PATHS")]
     pub paths: Vec<String>,
+
+    /// Reuse the files of the last run (same prompt prefix, so the server reprocesses only the new request)
+    #[arg(long, conflicts_with = "paths")]
+    pub same_context: bool,
 
     #[command(flatten)]
     pub repo: RepoArgs,

@@ -25,6 +25,8 @@ pub enum Error {
     Patch(#[from] PatchError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error(transparent)]
+    Session(#[from] crate::session::SessionError),
     #[error(
         "no terminal to ask for confirmation: pass --yes to apply the change or --dry-run to write a patch file"
     )]

@@ -18,6 +18,7 @@ pub mod repo;
 pub mod report;
 pub mod review;
 pub mod runlog;
+pub mod session;
 pub mod ui;
 
 use std::ffi::OsString;
@@ -59,6 +60,8 @@ where
         Some(Command::Pack(pack)) => commands::pack::run(pack, env, io),
         Some(Command::Apply(apply)) => commands::apply::run(apply, env, io),
         Some(Command::Servers(servers)) => commands::servers::run(servers, env, io),
+        Some(Command::Again(again)) => commands::single::run_again(again, env, io),
+        Some(Command::Warm(warm)) => commands::warm::run(warm, env, io),
         None => commands::single::run(&args.run, env, io),
     }
 }

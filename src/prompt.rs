@@ -117,15 +117,26 @@ impl Templates {
         more: usize,
         request: &str,
     ) -> Result<Prompt, PromptError> {
+        self.render_context(&context_of(files, omitted, more), request)
+    }
+
+    /// Render from a template context (everything but the request, as built by [`context_of`]) and the
+    /// request. Context sessions keep this value to rebuild a prompt whose prefix is byte-identical.
+    pub fn render_context(
+        &self,
+        ctx: &serde_json::Value,
+        request: &str,
+    ) -> Result<Prompt, PromptError> {
         let system = self
             .env
             .get_template("system.md")
             .and_then(|t| t.render(context! {}))
             .map_err(|e| template_error("system.md", &e))?;
+        let ctx = context! { ..Value::from(Serde(ctx)), ..context! { request => request.trim() } };
         let user = self
             .env
             .get_template("task.md")
-            .and_then(|t| t.render(context! { files => Value::from(Serde(files)), omitted => Value::from(Serde(omitted)), omitted_more => more, request => request.trim() }))
+            .and_then(|t| t.render(ctx))
             .map_err(|e| template_error("task.md", &e))?;
         Ok(Prompt {
             system,
@@ -136,6 +147,20 @@ impl Templates {
             },
         })
     }
+}
+
+/// The template context of the repository part of the prompt: the files shown, the files listed as left out,
+/// and how many more were left out.
+pub fn context_of(
+    files: &[FileBlock<'_>],
+    omitted: &[OmittedBlock<'_>],
+    more: usize,
+) -> serde_json::Value {
+    serde_json::json!({
+        "files": files,
+        "omitted": omitted,
+        "omitted_more": more,
+    })
 }
 
 fn template_error(name: &str, e: &minijinja::Error) -> PromptError {

@@ -17,6 +17,16 @@ pub struct Report {
     pub change: Option<ChangeReport>,
     /// Where the patch was written (`--dry-run`).
     pub patch_file: Option<String>,
+    /// A llama.cpp slot saved or restored for this run's prefix.
+    pub slot: Option<SlotReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SlotReport {
+    /// saved | restored
+    pub action: &'static str,
+    #[serde(flatten)]
+    pub file: crate::model::llamacpp::SlotFile,
 }
 
 #[derive(Debug, Serialize)]

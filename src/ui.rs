@@ -171,7 +171,8 @@ impl<'a> Ui<'a> {
         }
     }
 
-    /// The one-line summary after a request.
+    /// The one-line summary after a request; `speed` is the server's measured prefill speed, to say what the
+    /// cached tokens saved.
     pub fn summary(
         &mut self,
         packed: usize,
@@ -179,6 +180,7 @@ impl<'a> Ui<'a> {
         estimate: usize,
         window: Option<usize>,
         stats: &Stats,
+        speed: Option<f64>,
     ) {
         if self.verbosity < -1 {
             return;
@@ -192,7 +194,16 @@ impl<'a> Ui<'a> {
             None => format!("prompt ~{} tokens", thousands(estimate)),
         };
         if let Some(cached) = stats.cached_tokens {
-            prompt.push_str(&format!(" ({} cached)", thousands(cached as usize)));
+            let saved = speed
+                .filter(|_| cached > 0)
+                .map(|tps| {
+                    format!(
+                        ", ~{} of prefill saved",
+                        seconds(cached as f64 / tps * 1000.0)
+                    )
+                })
+                .unwrap_or_default();
+            prompt.push_str(&format!(" ({} cached{saved})", thousands(cached as usize)));
         }
         if let Some(window) = window {
             prompt.push_str(&format!(" of {} context", thousands(window)));
@@ -234,6 +245,20 @@ pub fn thousands(n: usize) -> String {
     out
 }
 
+/// A byte count for people: 12.3 MB.
+pub fn bytes(n: u64) -> String {
+    let n = n as f64;
+    if n >= 1e9 {
+        format!("{:.1} GB", n / 1e9)
+    } else if n >= 1e6 {
+        format!("{:.1} MB", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} kB", n / 1e3)
+    } else {
+        format!("{n} bytes")
+    }
+}
+
 fn seconds(ms: f64) -> String {
     if ms < 1000.0 {
         format!("{ms:.0} ms")
@@ -266,7 +291,7 @@ mod tests {
             total_ms: 4000.0,
             ..Stats::default()
         };
-        ui.summary(3, 1, 8000, Some(16384), &stats);
+        ui.summary(3, 1, 8000, Some(16384), &stats, None);
         let text = String::from_utf8(buf).unwrap();
         assert!(text.contains("3 files packed, 1 omitted"), "{text}");
         assert!(

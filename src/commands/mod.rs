@@ -5,6 +5,7 @@ pub mod apply;
 pub mod pack;
 pub mod servers;
 pub mod single;
+pub mod warm;
 
 use std::io::Write;
 use std::path::Path;

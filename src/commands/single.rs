@@ -7,11 +7,14 @@ use crate::cli::RunArgs;
 use crate::config::{Config, Layer};
 use crate::env::Env;
 use crate::error::{Error, Outcome};
-use crate::model::{self, Server};
-use crate::pack::Limits;
+use crate::model::{self, Server, llamacpp};
+use crate::pack::tokens::TokenCounter;
+use crate::pack::{Limits, Packed};
 use crate::prompt::Templates;
-use crate::report::{Estimate, Metrics, Report, ServerReport};
+use crate::repo::walk;
+use crate::report::{Estimate, Metrics, Report, ServerReport, SlotReport};
 use crate::runlog::{self, RunLog, RunRecord};
+use crate::session;
 use crate::ui::{self, Ui};
 
 use super::{
@@ -24,42 +27,286 @@ const TRUNCATION_SHARE: f64 = 0.8;
 /// Margin on estimates for servers that cannot count tokens, until a run has measured the real ratio.
 const UNCOUNTED_MARGIN: f64 = 1.1;
 
+/// Where the files of the prompt come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection<'a> {
+    /// Rank and pack the repository afresh, with these pinned paths.
+    Fresh(&'a [String]),
+    /// The files of the last run, in the same order (changed files at the end).
+    Previous,
+}
+
+/// The request of a run: given, or the last one again with an optional note.
+#[derive(Debug, Clone, Copy)]
+pub enum Request<'a> {
+    Given(Option<&'a str>),
+    Again { note: Option<&'a str> },
+}
+
+/// One single-pass job: the main command, `--same-context` and `again` are all this.
+pub struct Job<'a> {
+    pub request: Request<'a>,
+    pub selection: Selection<'a>,
+    pub repo: &'a crate::cli::RepoArgs,
+    pub pack: &'a crate::cli::PackOpts,
+    pub model: &'a crate::cli::ModelOpts,
+    pub outcome: &'a crate::cli::OutcomeOpts,
+}
+
 pub fn run(args: &RunArgs, env: &Env, io: Io<'_>) -> u8 {
+    let job = Job {
+        request: Request::Given(args.request.as_deref()),
+        selection: if args.same_context {
+            Selection::Previous
+        } else {
+            Selection::Fresh(&args.paths)
+        },
+        repo: &args.repo,
+        pack: &args.pack,
+        model: &args.model,
+        outcome: &args.outcome,
+    };
+    run_job(&job, env, io)
+}
+
+pub fn run_again(args: &crate::cli::AgainArgs, env: &Env, io: Io<'_>) -> u8 {
+    let job = Job {
+        request: Request::Again {
+            note: args.note.as_deref(),
+        },
+        selection: Selection::Previous,
+        repo: &args.repo,
+        pack: &args.pack,
+        model: &args.model,
+        outcome: &args.outcome,
+    };
+    run_job(&job, env, io)
+}
+
+pub fn run_job(job: &Job<'_>, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
-    let json = args.outcome.json;
     let color = crate::config::color_enabled(
-        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
+        job.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
         env,
         env.stderr_is_terminal,
     );
     let mut report = Report::default();
-    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
-    let result = single_pass(args, env, stdout, &mut ui, &mut report);
-    finish(result, json, report, stdout, &mut ui)
+    let mut ui = Ui::new(stderr, color, job.repo.verbosity(), env.stderr_is_terminal);
+    let result = single_pass(job, env, stdout, &mut ui, &mut report);
+    finish(result, job.outcome.json, report, stdout, &mut ui)
+}
+
+/// The prompt of a run and where it came from.
+pub struct Prepared {
+    pub packed: Packed,
+    pub request: String,
+    /// The server's exact count of the prompt, where it can count.
+    pub exact: Option<usize>,
+    pub token_ratio: f64,
+    /// Measured prefill speed of this server and model (run log).
+    pub speed: Option<f64>,
+}
+
+/// Resolve the request, connect, and build the prompt (fresh or from the last run's session); the session is
+/// saved for the next run.
+pub fn prepare(
+    job: &Job<'_>,
+    cfg: &Config,
+    env: &Env,
+    server: &Server,
+    ui: &mut Ui<'_>,
+) -> Result<Prepared, Error> {
+    let log = RunLog::open(env);
+    let records = log.as_ref().map(RunLog::read).unwrap_or_default();
+    let speed = runlog::prefill_speed(&records, &server.api, &server.model);
+    let learned = runlog::token_ratio(&records, &server.api, &server.model);
+    let ratio = learned.unwrap_or(if server.kind.can_tokenize() {
+        1.0
+    } else {
+        UNCOUNTED_MARGIN
+    });
+    let templates = Templates::load(&cfg.template_dirs())?;
+    let mut limits = Limits {
+        budget: cfg.settings.budget,
+        context: server.context_window.unwrap_or(cfg.context()),
+        reply_reserve: cfg.reply_reserve(),
+        max_file_size: cfg.walk_options().max_file_size,
+        token_ratio: ratio,
+    };
+    if let Some(max) = job.model.max_prefill {
+        match speed {
+            Some(tps) => {
+                let fits = (tps * max.as_secs_f64()) as usize;
+                let current = limits.budget.unwrap_or(limits.context.saturating_sub(limits.reply_reserve));
+                if fits < current {
+                    ui.status(&format!(
+                        "--max-prefill {:.0}s at {tps:.0} tok/s: budget lowered to {} tokens",
+                        max.as_secs_f64(),
+                        ui::thousands(fits)
+                    ));
+                    limits.budget = Some(fits);
+                }
+            }
+            None => ui.warn(
+                "no prefill speed has been measured for this server yet; --max-prefill applies from the next run",
+            ),
+        }
+    }
+
+    let (packed, request, exact, next) = match job.selection {
+        Selection::Fresh(pins) => {
+            let request = check_request(match job.request {
+                Request::Given(r) => r,
+                Request::Again { .. } => None,
+            })?
+            .to_string();
+            let walked = walk_repo(cfg, env, pins)?;
+            let mut packed = pack_walked(&walked, &request, limits, &templates)?;
+            // Where the server can count, the real count decides; re-pack when the estimate was too low.
+            let mut exact = None;
+            if server.kind.can_tokenize() {
+                for _ in 0..3 {
+                    let Some(count) = server.count_tokens(&packed.prompt) else {
+                        break;
+                    };
+                    exact = Some(count);
+                    if count <= packed.budget || packed.files.iter().all(|f| f.pinned) {
+                        break;
+                    }
+                    limits.token_ratio *= count as f64 / packed.prompt_tokens.max(1) as f64 * 1.02;
+                    ui.detail(&format!(
+                        "the server counts {count} tokens against an estimate of {}: packing again",
+                        packed.prompt_tokens
+                    ));
+                    packed = pack_walked(&walked, &request, limits, &templates)?;
+                    exact = None;
+                }
+            }
+            let next = session::from_context(&request, &packed.context);
+            (packed, request, exact, next)
+        }
+        Selection::Previous => {
+            let previous = session::load(&cfg.root)?;
+            let request = match job.request {
+                Request::Given(r) => check_request(r)?.to_string(),
+                Request::Again { note: None } => previous.request.clone(),
+                Request::Again { note: Some(note) } => {
+                    format!("{}\n\n{}", previous.request.trim_end(), note.trim())
+                }
+            };
+            let max_size = cfg.walk_options().max_file_size;
+            let root = cfg.root.clone();
+            let read = move |path: &str| walk::read_one(&root, path, max_size).ok().map(|c| c.text);
+            let rebuilt = session::rebuild(&previous, &request, &templates, &read)?;
+            if !rebuilt.changed.is_empty() {
+                ui.status(&format!(
+                    "changed since the last run (moved to the end of the context): {}",
+                    rebuilt.changed.join(", ")
+                ));
+            }
+            if !rebuilt.removed.is_empty() {
+                ui.warn(&format!(
+                    "no longer readable, left out: {}",
+                    rebuilt.removed.join(", ")
+                ));
+            }
+            let packed = packed_from_session(&rebuilt, limits, &request, &templates)?;
+            let exact = if server.kind.can_tokenize() {
+                server.count_tokens(&packed.prompt)
+            } else {
+                None
+            };
+            let size = exact.unwrap_or(packed.prompt_tokens);
+            if size > packed.budget {
+                return Err(Error::Usage(format!(
+                    "the last run's context has grown to {} tokens, over the budget of {}: run without --same-context to pack again",
+                    ui::thousands(size),
+                    ui::thousands(packed.budget)
+                )));
+            }
+            (packed, request, exact, rebuilt.session)
+        }
+    };
+    if let Err(e) = session::save(&cfg.root, &next) {
+        ui.detail(&format!(
+            "could not remember this context for `onepass again`: {e}"
+        ));
+    }
+    Ok(Prepared {
+        packed,
+        request,
+        exact,
+        token_ratio: limits.token_ratio,
+        speed,
+    })
+}
+
+/// The account of a prompt rebuilt from a session, in the shape the rest of the run expects.
+fn packed_from_session(
+    rebuilt: &session::Rebuilt,
+    limits: Limits,
+    request: &str,
+    templates: &Templates,
+) -> Result<Packed, Error> {
+    let counter = TokenCounter::new();
+    let scale = |n: usize| (n as f64 * limits.token_ratio).ceil() as usize;
+    let bare = templates.render(&[], &[], request)?;
+    let files = rebuilt
+        .session
+        .files
+        .iter()
+        .map(|f| crate::pack::PackedFile {
+            path: f.path.clone(),
+            tokens: 0,
+            bytes: 0,
+            pinned: false,
+            score: 0.0,
+        })
+        .collect();
+    Ok(Packed {
+        prompt: rebuilt.prompt.clone(),
+        // Not used: the next session is the rebuilt one.
+        context: serde_json::Value::Null,
+        files,
+        omitted: Vec::new(),
+        skipped: Vec::new(),
+        budget: limits
+            .budget
+            .unwrap_or(limits.context.saturating_sub(limits.reply_reserve)),
+        template_tokens: scale(counter.count(&bare.system) + counter.count(&bare.user)),
+        prompt_tokens: scale(
+            counter.count(&rebuilt.prompt.system) + counter.count(&rebuilt.prompt.user),
+        ),
+    })
 }
 
 fn single_pass(
-    args: &RunArgs,
+    job: &Job<'_>,
     env: &Env,
     stdout: &mut dyn std::io::Write,
     ui: &mut Ui<'_>,
     report: &mut Report,
 ) -> Result<Outcome, Error> {
-    let request = check_request(args.request.as_deref())?;
-    let flags = Layer::from_flags(&args.repo, Some(&args.pack), Some(&args.model));
-    let cfg = Config::resolve(env, &args.repo, flags)?;
+    if let (Selection::Fresh(_), Request::Given(r)) = (job.selection, job.request) {
+        check_request(r)?;
+    }
+    let flags = Layer::from_flags(job.repo, Some(job.pack), Some(job.model));
+    let cfg = Config::resolve(env, job.repo, flags)?;
     ui.set_color(cfg.color_stderr);
-    if args.outcome.json
-        && args.outcome.dry_run
-        && args.outcome.output.as_deref() == Some(std::path::Path::new("-"))
+    if job.outcome.json
+        && job.outcome.dry_run
+        && job.outcome.output.as_deref() == Some(std::path::Path::new("-"))
     {
         return Err(Error::Usage(
             "--json and -o - both want standard output; write the patch to a file".into(),
         ));
     }
     // Refuse before the expensive part if the result could be neither confirmed nor written.
-    if !args.outcome.yes && !args.outcome.dry_run && !env.interactive() {
+    if !job.outcome.yes && !job.outcome.dry_run && !env.interactive() {
         return Err(Error::NotInteractive);
+    }
+    if job.selection == Selection::Previous {
+        session::load(&cfg.root)?;
     }
 
     let server = model::detect::connect(&cfg.server_settings())?;
@@ -81,67 +328,18 @@ fn single_pass(
         ));
     }
 
-    let log = RunLog::open(env);
-    let records = log.as_ref().map(RunLog::read).unwrap_or_default();
-    let speed = runlog::prefill_speed(&records, &server.api, &server.model);
-    let learned = runlog::token_ratio(&records, &server.api, &server.model);
-    let ratio = learned.unwrap_or(if server.kind.can_tokenize() {
-        1.0
-    } else {
-        UNCOUNTED_MARGIN
-    });
-
-    let walked = walk_repo(&cfg, env, &args.paths)?;
-    let templates = Templates::load(&cfg.template_dirs())?;
-    let mut limits = Limits {
-        budget: cfg.settings.budget,
-        context: server.context_window.unwrap_or(cfg.context()),
-        reply_reserve: cfg.reply_reserve(),
-        max_file_size: cfg.walk_options().max_file_size,
-        token_ratio: ratio,
-    };
-    if let Some(max) = args.model.max_prefill {
-        match speed {
-            Some(tps) => {
-                let fits = (tps * max.as_secs_f64()) as usize;
-                let current = limits.budget.unwrap_or(limits.context.saturating_sub(limits.reply_reserve));
-                if fits < current {
-                    ui.status(&format!(
-                        "--max-prefill {:.0}s at {tps:.0} tok/s: budget lowered to {} tokens",
-                        max.as_secs_f64(),
-                        ui::thousands(fits)
-                    ));
-                    limits.budget = Some(fits);
-                }
-            }
-            None => ui.warn("no prefill speed has been measured for this server yet; --max-prefill applies from the next run"),
-        }
-    }
-
-    let mut packed = pack_walked(&walked, request, limits, &templates)?;
-    // Where the server can count, the real count decides; re-pack when the estimate was too low.
-    let mut exact = None;
-    if server.kind.can_tokenize() {
-        for _ in 0..3 {
-            let Some(count) = server.count_tokens(&packed.prompt) else {
-                break;
-            };
-            exact = Some(count);
-            if count <= packed.budget || packed.files.iter().all(|f| f.pinned) {
-                break;
-            }
-            limits.token_ratio *= count as f64 / packed.prompt_tokens.max(1) as f64 * 1.02;
-            ui.detail(&format!(
-                "the server counts {count} tokens against an estimate of {}: packing again",
-                packed.prompt_tokens
-            ));
-            packed = pack_walked(&walked, request, limits, &templates)?;
-            exact = None;
-        }
-    }
+    let Prepared {
+        packed,
+        request,
+        exact,
+        token_ratio,
+        speed,
+    } = prepare(job, &cfg, env, &server, ui)?;
+    let request = request.as_str();
     report_packing(ui, &packed);
     report_files(report, &packed);
-
+    let slot = restore_saved_slot(&cfg, &server, &packed.prompt, request, ui);
+    report.slot = slot;
     let expected = exact.unwrap_or(packed.prompt_tokens);
     let eta_ms = speed.map(|tps| expected as f64 / tps * 1000.0);
     report.estimate = Some(Estimate {
@@ -170,6 +368,7 @@ fn single_pass(
         ui.event(&event)
     });
     ui.reply_done();
+    remember_prefix(&cfg, &server, &packed.prompt, request);
     let reply = sent?;
     report.metrics = Some(Metrics::of(&reply.stats, reply.finish_reason.clone()));
     ui.summary(
@@ -178,6 +377,7 @@ fn single_pass(
         expected,
         server.context_window,
         &reply.stats,
+        speed,
     );
 
     let truncated_prompt = prompt_was_cut(&server, &reply.stats, expected);
@@ -195,14 +395,14 @@ fn single_pass(
         );
     }
     let tail = Tail {
-        outcome: &args.outcome,
+        outcome: job.outcome,
         request,
         truncated: reply.truncated(),
         must_confirm: truncated_prompt.is_some(),
     };
     let outcome = review_and_apply(&cfg, env, &reply.text, &tail, stdout, ui, report);
 
-    if let Some(log) = &log {
+    if let Some(log) = RunLog::open(env) {
         let record = RunRecord {
             time: SystemTime::now()
                 .duration_since(UNIX_EPOCH)
@@ -212,7 +412,7 @@ fn single_pass(
             api: server.api.clone(),
             model: server.model.clone(),
             context_window: server.context_window,
-            estimate_tokens: ((packed.prompt_tokens as f64) / limits.token_ratio).round() as usize,
+            estimate_tokens: ((packed.prompt_tokens as f64) / token_ratio).round() as usize,
             exact_tokens: exact,
             prompt_tokens: reply.stats.prompt_tokens,
             cached_tokens: reply.stats.cached_tokens,
@@ -230,6 +430,71 @@ fn single_pass(
         }
     }
     outcome
+}
+
+/// The key of the prompt's stable prefix on this server (model, context window, everything before the request).
+pub fn prefix_key_of(server: &Server, prompt: &crate::prompt::Prompt, request: &str) -> String {
+    session::prefix_key(
+        &server.model,
+        server.context_window,
+        &session::stable_prefix(prompt, request),
+    )
+}
+
+/// Remember what the server's pinned slot now holds.
+fn remember_prefix(cfg: &Config, server: &Server, prompt: &crate::prompt::Prompt, request: &str) {
+    if server.kind != model::ServerKind::LlamaCpp {
+        return;
+    }
+    let mut state = session::load_slots(&cfg.root);
+    state
+        .last_prefix
+        .insert(server.api.clone(), prefix_key_of(server, prompt, request));
+    let _ = session::save_slots(&cfg.root, &state);
+}
+
+/// Before sending to llama.cpp: if a slot saved for exactly this prefix exists and the server's slot does not
+/// hold it (a restart, or another prompt since), restore it so the prefix is not processed again.
+pub fn restore_saved_slot(
+    cfg: &Config,
+    server: &Server,
+    prompt: &crate::prompt::Prompt,
+    request: &str,
+    ui: &mut Ui<'_>,
+) -> Option<SlotReport> {
+    if server.kind != model::ServerKind::LlamaCpp {
+        return None;
+    }
+    let key = prefix_key_of(server, prompt, request);
+    let state = session::load_slots(&cfg.root);
+    let saved = state
+        .saved
+        .iter()
+        .rev()
+        .find(|s| s.prefix == key && s.model == server.model && s.api == server.api)?;
+    let holds_it = state.last_prefix.get(&server.api) == Some(&key);
+    let empty = llamacpp::slot_is_empty(server).unwrap_or(true);
+    if holds_it && !empty {
+        return None;
+    }
+    match llamacpp::restore_slot(server, &saved.filename) {
+        Ok(file) => {
+            ui.status(&format!(
+                "restored {} cached prompt tokens from {} ({})",
+                ui::thousands(file.tokens as usize),
+                file.filename,
+                ui::bytes(file.bytes)
+            ));
+            Some(SlotReport {
+                action: "restored",
+                file,
+            })
+        }
+        Err(e) => {
+            ui.detail(&format!("could not restore the saved slot: {e}"));
+            None
+        }
+    }
 }
 
 /// The seed's decision point: how big the prompt is and how long its prefill should take.

@@ -80,7 +80,13 @@ impl Probe {
             request = request.bearer_auth(key);
         }
         let response = request.send().map_err(|e| ModelError::Connect {
-            url: url.to_string(),
+            // The server, not the probe's path, is what the user can check.
+            url: reqwest::Url::parse(url)
+                .map(|u| {
+                    format!("{}://{}", u.scheme(), u.host_str().unwrap_or(""))
+                        + &u.port().map(|p| format!(":{p}")).unwrap_or_default()
+                })
+                .unwrap_or_else(|_| url.to_string()),
             message: root_cause(&e),
         })?;
         let status = response.status().as_u16();

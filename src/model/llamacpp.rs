@@ -85,3 +85,96 @@ mod tests {
         assert_eq!(n_ctx(&json!({})), None);
     }
 }
+
+/// A slot's KV cache saved to or restored from the server's `--slot-save-path`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SlotFile {
+    pub filename: String,
+    pub tokens: u64,
+    pub bytes: u64,
+    pub ms: Option<f64>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SlotError {
+    /// The server was started without `--slot-save-path`.
+    #[error("the server cannot save slots (start llama-server with --slot-save-path DIR)")]
+    Unsupported,
+    #[error("slot {action} failed: {message}")]
+    Failed {
+        action: &'static str,
+        message: String,
+    },
+}
+
+fn slot_action(server: &Server, action: &'static str, filename: &str) -> Result<Value, SlotError> {
+    let client = http_client(Duration::from_secs(5), Some(Duration::from_secs(600)));
+    let url = format!("{}/slots/{SLOT}?action={action}", server.root());
+    let mut request = client.post(&url).json(&json!({ "filename": filename }));
+    if let Some(key) = &server.api_key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().map_err(|e| SlotError::Failed {
+        action,
+        message: super::detect::root_cause(&e),
+    })?;
+    let status = response.status().as_u16();
+    let body = response.text().unwrap_or_default();
+    match status {
+        200 => serde_json::from_str(&body).map_err(|e| SlotError::Failed {
+            action,
+            message: e.to_string(),
+        }),
+        501 => Err(SlotError::Unsupported),
+        _ => Err(SlotError::Failed {
+            action,
+            message: super::stream::error_message(&body),
+        }),
+    }
+}
+
+/// Save the pinned slot's cache to `filename` (a bare name, inside the server's slot directory).
+pub fn save_slot(server: &Server, filename: &str) -> Result<SlotFile, SlotError> {
+    let v = slot_action(server, "save", filename)?;
+    Ok(SlotFile {
+        filename: filename.to_string(),
+        tokens: v.get("n_saved").and_then(Value::as_u64).unwrap_or(0),
+        bytes: v.get("n_written").and_then(Value::as_u64).unwrap_or(0),
+        ms: v.pointer("/timings/save_ms").and_then(Value::as_f64),
+    })
+}
+
+/// Load a saved cache into the pinned slot.
+pub fn restore_slot(server: &Server, filename: &str) -> Result<SlotFile, SlotError> {
+    let v = slot_action(server, "restore", filename)?;
+    Ok(SlotFile {
+        filename: filename.to_string(),
+        tokens: v.get("n_restored").and_then(Value::as_u64).unwrap_or(0),
+        bytes: v.get("n_read").and_then(Value::as_u64).unwrap_or(0),
+        ms: v.pointer("/timings/restore_ms").and_then(Value::as_f64),
+    })
+}
+
+/// Whether the pinned slot holds no prompt (a fresh or restarted server); None when `/slots` is off.
+pub fn slot_is_empty(server: &Server) -> Option<bool> {
+    let client = http_client(Duration::from_secs(2), Some(Duration::from_secs(5)));
+    let mut request = client.get(format!("{}/slots", server.root()));
+    if let Some(key) = &server.api_key {
+        request = request.bearer_auth(key);
+    }
+    let response = request.send().ok()?;
+    if !response.status().is_success() {
+        return None;
+    }
+    let slots: Value = response.json().ok()?;
+    let slot = slots
+        .as_array()?
+        .iter()
+        .find(|s| s.get("id").and_then(Value::as_u64) == Some(SLOT))?;
+    Some(
+        slot.get("n_prompt_tokens")
+            .and_then(Value::as_u64)
+            .unwrap_or(0)
+            == 0,
+    )
+}

@@ -50,6 +50,9 @@ pub struct PackedFile {
 pub struct Packed {
     #[serde(skip)]
     pub prompt: Prompt,
+    /// The template context of the repository part (everything but the request), for context sessions.
+    #[serde(skip)]
+    pub context: serde_json::Value,
     /// Files included whole, in prompt order.
     pub files: Vec<PackedFile>,
     /// Files left out for the budget, in rank order.
@@ -239,7 +242,8 @@ pub fn pack(
             })
             .collect();
         let more = fit.omitted.len().saturating_sub(listed.len());
-        let prompt = templates.render_with_more(&blocks, &listed, more, request)?;
+        let context = crate::prompt::context_of(&blocks, &listed, more);
+        let prompt = templates.render_context(&context, request)?;
         let prompt_tokens =
             counter.count(&prompt.system) + counter.count(&prompt.user) + CHAT_OVERHEAD;
         if prompt_tokens > budget && fit.tokens > 0 {
@@ -260,6 +264,7 @@ pub fn pack(
             .collect();
         return Ok(Packed {
             prompt,
+            context,
             files: packed_files,
             omitted: fit.omitted,
             skipped,

@@ -146,3 +146,57 @@ fn real_llamacpp_overflow_is_a_clear_error() {
         run.stderr
     );
 }
+
+#[test]
+fn real_llamacpp_reuses_the_prefix_for_a_new_request_and_after_warm() {
+    let Some(url) = url() else { return };
+    let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let case = repo("session");
+    let root = case.path().to_path_buf();
+    let home = case.home.path().to_path_buf();
+    let onepass = |args: &[&str]| {
+        let out = std::process::Command::new(crate::harness::BIN)
+            .args(args)
+            .current_dir(&root)
+            .env("ONEPASS_ENDPOINT", &url)
+            .env("ONEPASS_MAX_TOKENS", "16")
+            .env("HOME", &home)
+            .output()
+            .unwrap();
+        serde_json::from_slice::<serde_json::Value>(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)))
+    };
+    let cold = onepass(&["-y", "--json", "add a --verbose flag"]);
+    let next = onepass(&[
+        "-y",
+        "--json",
+        "--same-context",
+        "make the greeting configurable",
+    ]);
+    let prompt = next["metrics"]["prompt_tokens"].as_u64().unwrap();
+    let cached = next["metrics"]["cached_tokens"].as_u64().unwrap();
+    assert!(
+        cached * 100 >= prompt * 95,
+        "a new request over the same context: {cached} of {prompt} cached"
+    );
+    assert!(
+        cold["metrics"]["cached_tokens"].as_u64().unwrap() * 2
+            < cold["metrics"]["prompt_tokens"].as_u64().unwrap()
+    );
+
+    // Warm a fresh context, then ask: the request pays only for its own tokens.
+    std::fs::write(
+        root.join("src/extra.rs"),
+        "pub fn extra_helper() -> u32 { 7 }\n",
+    )
+    .unwrap();
+    let warm = onepass(&["warm", "--json", "add an extra helper"]);
+    assert_eq!(warm["outcome"], "written");
+    let asked = onepass(&["-y", "--json", "--same-context", "add an extra helper"]);
+    let prompt = asked["metrics"]["prompt_tokens"].as_u64().unwrap();
+    let cached = asked["metrics"]["cached_tokens"].as_u64().unwrap();
+    assert!(
+        cached * 100 >= prompt * 95,
+        "after warm: {cached} of {prompt} cached"
+    );
+}

@@ -6,6 +6,7 @@ mod server;
 
 mod apply_cmd;
 mod bad_input;
+mod cache;
 mod config;
 mod llama_real;
 mod pack_cmd;
