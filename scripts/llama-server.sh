@@ -167,7 +167,7 @@ if ! cmake -S "$SRC" -B "$BUILD" "${CMAKE_FLAGS[@]}" >>"$LOGFILE" 2>&1; then
     die "cmake configure failed"
 fi
 
-log "cmake --build --target llama-server -j$JOBS (about 5 min on 2 cores)"
+log "cmake --build --target llama-server -j$JOBS (about 5 min on 2 idle cores, 15 under load)"
 start=$(date +%s)
 if ! nice -n 10 cmake --build "$BUILD" --target llama-server -j"$JOBS" 2>&1 \
     | tee -a "$LOGFILE" \
