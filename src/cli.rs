@@ -9,7 +9,7 @@ use clap::{Args as ClapArgs, Parser, Subcommand, ValueEnum};
 /// prompt, asks the model once for a unified diff, validates every hunk against the tree, shows it, and applies
 /// it after confirmation.
 #[derive(Debug, Parser)]
-#[command(name = "onepass", version, about, max_term_width = 100)]
+#[command(name = "onepass", version = env!("ONEPASS_VERSION"), about, max_term_width = 100)]
 #[command(
     args_conflicts_with_subcommands = true,
     subcommand_precedence_over_arg = true
@@ -34,6 +34,47 @@ pub enum Command {
     Again(Box<AgainArgs>),
     /// Send the repository context ahead of the request, so the request itself costs only its own tokens.
     Warm(Box<WarmArgs>),
+    /// Show the effective configuration and where each value comes from.
+    Config(ConfigArgs),
+    /// Write a commented onepass.toml at the repository root.
+    Init(InitArgs),
+    /// Print a shell completion script (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the manual page (roff), e.g. `onepass man > onepass.1`.
+    Man,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct ConfigArgs {
+    /// Print the settings as JSON
+    #[arg(long)]
+    pub json: bool,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+
+    #[command(flatten)]
+    pub pack: PackOpts,
+
+    #[command(flatten)]
+    pub model: ModelOpts,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct InitArgs {
+    /// Replace an existing onepass.toml
+    #[arg(long)]
+    pub force: bool,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct CompletionsArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -301,7 +342,7 @@ pub struct ApplyArgs {
     pub outcome: OutcomeOpts,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ColorChoice {
     Auto,

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::cli::{ColorChoice, ModelOpts, PackOpts, RepoArgs};
 use crate::env::Env;
@@ -22,7 +22,7 @@ pub const REPO_CONFIG: &str = "onepass.toml";
 
 /// One layer of settings; every field is optional so layers can be stacked. The same struct is read from the
 /// configuration files (unknown keys are errors), from the environment and from the flags.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Layer {
     pub endpoint: Option<String>,
@@ -62,6 +62,45 @@ impl Layer {
         }
     }
 
+    /// The built-in defaults, as the lowest layer.
+    pub fn defaults() -> Layer {
+        Layer {
+            context: Some(DEFAULT_CONTEXT),
+            reply_reserve: Some(DEFAULT_REPLY_RESERVE),
+            max_file_size: Some(DEFAULT_MAX_FILE_SIZE),
+            color: Some(ColorChoice::Auto),
+            temperature: Some(DEFAULT_TEMPERATURE),
+            keep_alive: Some(DEFAULT_KEEP_ALIVE.to_string()),
+            ..Layer::default()
+        }
+    }
+
+    /// The setting names, as written in the files.
+    pub fn keys() -> Vec<String> {
+        match serde_json::to_value(Layer::default()) {
+            Ok(serde_json::Value::Object(map)) => map.keys().cloned().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The settings this layer sets, as displayable values (the API key masked).
+    pub fn values(&self) -> Vec<(String, String)> {
+        let Ok(serde_json::Value::Object(map)) = serde_json::to_value(self) else {
+            return Vec::new();
+        };
+        map.into_iter()
+            .filter(|(_, v)| !v.is_null())
+            .map(|(k, v)| {
+                let shown = if k == "api_key" {
+                    "\"(set)\"".to_string()
+                } else {
+                    v.to_string()
+                };
+                (k, shown)
+            })
+            .collect()
+    }
+
     /// The `ONEPASS_*` variables (and the conventional fallbacks for the API key).
     pub fn from_env(env: &Env) -> Result<Layer, ConfigError> {
         fn num<T: std::str::FromStr>(env: &Env, name: &str) -> Result<Option<T>, ConfigError> {
@@ -86,8 +125,13 @@ impl Layer {
                 });
             }
         };
+        let endpoint = env
+            .var("ONEPASS_ENDPOINT")
+            .map(str::to_string)
+            .or_else(|| env.var("OPENAI_BASE_URL").map(str::to_string))
+            .or_else(|| env.var("OLLAMA_HOST").map(ollama_host_url));
         Ok(Layer {
-            endpoint: env.var("ONEPASS_ENDPOINT").map(str::to_string),
+            endpoint,
             model: env.var("ONEPASS_MODEL").map(str::to_string),
             api_key: env
                 .var("ONEPASS_API_KEY")
@@ -158,8 +202,24 @@ impl Layer {
         })
     }
 
-    /// Parse the TOML text of a configuration file.
+    /// Parse the TOML text of a configuration file. An unknown key is an error that names the nearest
+    /// valid key.
     pub fn parse(text: &str) -> Result<Layer, String> {
+        let table: toml::Table =
+            toml::from_str(text).map_err(|e| e.message().trim().to_string())?;
+        let keys = Layer::keys();
+        for key in table.keys() {
+            if !keys.contains(key) {
+                let nearest = keys
+                    .iter()
+                    .map(|k| (edit_distance(key, k), k))
+                    .min()
+                    .filter(|(d, _)| *d <= 3)
+                    .map(|(_, k)| format!("; did you mean `{k}`?"))
+                    .unwrap_or_else(|| format!("; valid keys: {}", keys.join(", ")));
+                return Err(format!("unknown key `{key}`{nearest}"));
+            }
+        }
         toml::from_str(text).map_err(|e| e.message().trim().to_string())
     }
 }
@@ -194,6 +254,28 @@ pub struct Config {
     pub verbosity: i8,
     /// Where user-level files live (config.toml, templates/).
     pub user_dir: Option<PathBuf>,
+    /// The layers, lowest first, for `onepass config`.
+    pub layers: Vec<(Source, Layer)>,
+}
+
+/// Where a setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Default,
+    File(PathBuf),
+    Env,
+    Flag,
+}
+
+impl std::fmt::Display for Source {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(path) => write!(f, "{}", path.display()),
+            Source::Env => f.write_str("environment"),
+            Source::Flag => f.write_str("command line"),
+        }
+    }
 }
 
 impl Config {
@@ -211,7 +293,17 @@ impl Config {
             None => Layer::default(),
         };
         let repo_file = Layer::from_file(&root.join(REPO_CONFIG))?;
-        let settings = flags.over(Layer::from_env(env)?).over(repo_file).over(user);
+        let env_layer = Layer::from_env(env)?;
+        let mut layers = vec![(Source::Default, Layer::defaults())];
+        if let Some(dir) = &user_dir {
+            layers.push((Source::File(dir.join("config.toml")), user.clone()));
+        }
+        layers.push((Source::File(root.join(REPO_CONFIG)), repo_file.clone()));
+        layers.push((Source::Env, env_layer.clone()));
+        layers.push((Source::Flag, flags.clone()));
+        // The defaults stay out of `settings` so "set by the user" can be told from "default"; the accessors
+        // below apply them.
+        let settings = flags.over(env_layer).over(repo_file).over(user);
         let choice = settings.color.unwrap_or(ColorChoice::Auto);
         let verbosity = repo.verbosity();
         Ok(Config {
@@ -221,7 +313,23 @@ impl Config {
             settings,
             verbosity,
             user_dir,
+            layers,
         })
+    }
+
+    /// Every setting with its effective value and where that value came from, in key order.
+    pub fn provenance(&self) -> Vec<(String, Option<String>, Source)> {
+        Layer::keys()
+            .into_iter()
+            .map(|key| {
+                for (source, layer) in self.layers.iter().rev() {
+                    if let Some((_, value)) = layer.values().into_iter().find(|(k, _)| *k == key) {
+                        return (key, Some(value), source.clone());
+                    }
+                }
+                (key, None, Source::Default)
+            })
+            .collect()
     }
 
     pub fn context(&self) -> usize {
@@ -266,6 +374,43 @@ impl Config {
     }
 }
 
+/// `OLLAMA_HOST` as Ollama's own client reads it (`host`, `host:port`, a URL; `0.0.0.0` means this machine).
+pub fn ollama_host_url(value: &str) -> String {
+    let value = value.trim().trim_end_matches('/');
+    let (scheme, rest) = match value.split_once("://") {
+        Some((scheme, rest)) => (scheme, rest),
+        None => ("http", value),
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.chars().all(|c| c.is_ascii_digit()) => {
+            (host, port)
+        }
+        _ => (rest, "11434"),
+    };
+    let host = match host {
+        "" | "0.0.0.0" => "127.0.0.1",
+        "[::]" => "[::1]",
+        other => other,
+    };
+    format!("{scheme}://{host}:{port}")
+}
+
+/// Levenshtein distance, for suggesting the key that was meant.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 /// The working-tree root of the repository containing `start`.
 pub fn find_root(start: &Path) -> Result<PathBuf, ConfigError> {
     let repo = match git2::Repository::discover(start) {
@@ -294,11 +439,10 @@ pub fn user_config_dir(env: &Env) -> Option<PathBuf> {
     if let Some(dir) = env.var("XDG_CONFIG_HOME") {
         return Some(PathBuf::from(dir).join("onepass"));
     }
-    if let Some(home) = env.var("HOME") {
-        if cfg!(unix) {
+    if let Some(home) = env.var("HOME")
+        && cfg!(unix) {
             return Some(PathBuf::from(home).join(".config").join("onepass"));
         }
-    }
     directories::ProjectDirs::from("", "", "onepass").map(|d| d.config_dir().to_path_buf())
 }
 
@@ -342,9 +486,48 @@ mod tests {
     }
 
     #[test]
-    fn unknown_keys_are_errors() {
+    fn unknown_keys_are_errors_with_the_nearest_key() {
         let err = Layer::parse("budgit = 5\n").unwrap_err();
-        assert!(err.contains("budgit"), "{err}");
+        assert_eq!(err, "unknown key `budgit`; did you mean `budget`?");
+        let err = Layer::parse("xyzzy_plugh = 1\n").unwrap_err();
+        assert!(
+            err.contains("valid keys: ") && err.contains("endpoint"),
+            "{err}"
+        );
+        assert!(Layer::parse("budget = \"lots\"\n").is_err());
+    }
+
+    #[test]
+    fn ollama_host_forms() {
+        assert_eq!(ollama_host_url("0.0.0.0"), "http://127.0.0.1:11434");
+        assert_eq!(ollama_host_url("127.0.0.1:11500"), "http://127.0.0.1:11500");
+        assert_eq!(
+            ollama_host_url("https://gpu-box.lan"),
+            "https://gpu-box.lan:11434"
+        );
+        assert_eq!(ollama_host_url("http://[::]:11434/"), "http://[::1]:11434");
+    }
+
+    #[test]
+    fn endpoint_fallbacks() {
+        let mut env = Env::default();
+        env.vars.insert("OLLAMA_HOST".into(), "0.0.0.0".into());
+        assert_eq!(
+            Layer::from_env(&env).unwrap().endpoint.as_deref(),
+            Some("http://127.0.0.1:11434")
+        );
+        env.vars
+            .insert("OPENAI_BASE_URL".into(), "http://127.0.0.1:8000/v1".into());
+        assert_eq!(
+            Layer::from_env(&env).unwrap().endpoint.as_deref(),
+            Some("http://127.0.0.1:8000/v1")
+        );
+        env.vars
+            .insert("ONEPASS_ENDPOINT".into(), "http://127.0.0.1:8080".into());
+        assert_eq!(
+            Layer::from_env(&env).unwrap().endpoint.as_deref(),
+            Some("http://127.0.0.1:8080")
+        );
     }
 
     #[test]

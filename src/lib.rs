@@ -62,6 +62,10 @@ where
         Some(Command::Servers(servers)) => commands::servers::run(servers, env, io),
         Some(Command::Again(again)) => commands::single::run_again(again, env, io),
         Some(Command::Warm(warm)) => commands::warm::run(warm, env, io),
+        Some(Command::Config(config)) => commands::setup::config(config, env, io),
+        Some(Command::Init(init)) => commands::setup::init(init, env, io),
+        Some(Command::Completions(completions)) => commands::setup::completions(completions, io),
+        Some(Command::Man) => commands::setup::man(env, io),
         None => commands::single::run(&args.run, env, io),
     }
 }

@@ -15,7 +15,8 @@ pub struct Ui<'a> {
     verbosity: i8,
     terminal: bool,
     spinner: Option<ProgressBar>,
-    streamed_chars: usize,
+    streamed_chunks: usize,
+    first_text: Option<std::time::Instant>,
     ends_with_newline: bool,
 }
 
@@ -27,7 +28,8 @@ impl<'a> Ui<'a> {
             verbosity,
             terminal,
             spinner: None,
-            streamed_chars: 0,
+            streamed_chunks: 0,
+            first_text: None,
             ends_with_newline: true,
         }
     }
@@ -135,13 +137,14 @@ impl<'a> Ui<'a> {
                     "processing the prompt: {processed}/{total} tokens ({cached} from cache)"
                 );
                 if let Some(spinner) = &self.spinner {
-                    spinner.set_message(text);
+                    spinner.set_message(format!("{} {text}", bar(*processed, *total, 24)));
                 } else if self.verbosity >= 2 {
                     self.line(&text);
                 }
             }
             Event::Text(text) => {
-                self.streamed_chars += text.len();
+                self.streamed_chunks += 1;
+                let first = *self.first_text.get_or_insert_with(std::time::Instant::now);
                 if self.verbosity >= 0 {
                     self.stop_spinner();
                     let shown = if self.color {
@@ -153,9 +156,16 @@ impl<'a> Ui<'a> {
                     let _ = self.err.flush();
                     self.ends_with_newline = text.ends_with('\n');
                 } else if let Some(spinner) = &self.spinner {
+                    // Streams carry about one token per chunk.
+                    let secs = first.elapsed().as_secs_f64();
+                    let speed = if secs > 0.5 {
+                        format!(" at ~{:.0} tok/s", self.streamed_chunks as f64 / secs)
+                    } else {
+                        String::new()
+                    };
                     spinner.set_message(format!(
-                        "receiving the reply: {} characters",
-                        self.streamed_chars
+                        "receiving the reply: ~{} tokens{speed}",
+                        self.streamed_chunks
                     ));
                 }
             }
@@ -233,11 +243,21 @@ impl<'a> Ui<'a> {
     }
 }
 
+/// A text progress bar: `[#####-----]`.
+fn bar(done: u64, total: u64, width: usize) -> String {
+    let filled = if total == 0 {
+        0
+    } else {
+        ((done.min(total) as f64 / total as f64) * width as f64).round() as usize
+    };
+    format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled))
+}
+
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -270,6 +290,14 @@ fn seconds(ms: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_bar() {
+        assert_eq!(bar(0, 100, 10), "[----------]");
+        assert_eq!(bar(50, 100, 10), "[#####-----]");
+        assert_eq!(bar(200, 100, 4), "[####]");
+        assert_eq!(bar(1, 0, 4), "[----]");
+    }
 
     #[test]
     fn numbers() {

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod pack;
 pub mod servers;
+pub mod setup;
 pub mod single;
 pub mod warm;
 

@@ -160,8 +160,12 @@ pub fn prepare(
                 Request::Again { .. } => None,
             })?
             .to_string();
-            let walked = walk_repo(cfg, env, pins)?;
-            let mut packed = pack_walked(&walked, &request, limits, &templates)?;
+            ui.waiting("reading and packing the repository");
+            let walked = walk_repo(cfg, env, pins);
+            let packed =
+                walked.and_then(|w| pack_walked(&w, &request, limits, &templates).map(|p| (w, p)));
+            ui.reply_done();
+            let (walked, mut packed) = packed?;
             // Where the server can count, the real count decides; re-pack when the estimate was too low.
             let mut exact = None;
             if server.kind.can_tokenize() {
@@ -216,12 +220,14 @@ pub fn prepare(
             } else {
                 None
             };
+            // The selection was sized by the run that made it (perhaps with another --budget); what must
+            // hold now is that it still fits the window.
             let size = exact.unwrap_or(packed.prompt_tokens);
-            if size > packed.budget {
+            if size >= limits.context {
                 return Err(Error::Usage(format!(
-                    "the last run's context has grown to {} tokens, over the budget of {}: run without --same-context to pack again",
+                    "the last run's context has grown to {} tokens, over the {}-token context window: run without --same-context to pack again",
                     ui::thousands(size),
-                    ui::thousands(packed.budget)
+                    ui::thousands(limits.context)
                 )));
             }
             (packed, request, exact, rebuilt.session)

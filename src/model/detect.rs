@@ -185,26 +185,22 @@ pub fn fingerprint(
 }
 
 fn detect_kind(probe: &Probe, root: &str, api: &str) -> Result<ServerKind, ModelError> {
-    if let Some(v) = probe.get(&format!("{root}/api/extra/version"))? {
-        if v.get("result").and_then(|r| r.as_str()) == Some("KoboldCpp") {
+    if let Some(v) = probe.get(&format!("{root}/api/extra/version"))?
+        && v.get("result").and_then(|r| r.as_str()) == Some("KoboldCpp") {
             return Ok(ServerKind::KoboldCpp);
         }
-    }
-    if let Some(v) = probe.get(&format!("{root}/api/version"))? {
-        if v.get("version").is_some_and(Value::is_string) {
+    if let Some(v) = probe.get(&format!("{root}/api/version"))?
+        && v.get("version").is_some_and(Value::is_string) {
             return Ok(ServerKind::Ollama);
         }
-    }
-    if let Some(v) = probe.get(&format!("{root}/props"))? {
-        if v.get("default_generation_settings").is_some() {
+    if let Some(v) = probe.get(&format!("{root}/props"))?
+        && v.get("default_generation_settings").is_some() {
             return Ok(ServerKind::LlamaCpp);
         }
-    }
-    if let Some(v) = probe.get(&format!("{root}/api/v0/models"))? {
-        if !parse_lmstudio_models(&v).is_empty() {
+    if let Some(v) = probe.get(&format!("{root}/api/v0/models"))?
+        && !parse_lmstudio_models(&v).is_empty() {
             return Ok(ServerKind::LmStudio);
         }
-    }
     let models = probe.get(&format!("{api}/models"))?;
     let owned_by_vllm = models
         .as_ref()

@@ -88,11 +88,10 @@ pub fn read_stream(
                 });
             }
         }
-        if let Some(event) = decoder.line(&line) {
-            if collector.event(event, on_event)? {
+        if let Some(event) = decoder.line(&line)
+            && collector.event(event, on_event)? {
                 return Ok(collector.finish(start));
             }
-        }
     }
     // An event left without its blank line at the end of the stream: complete only if it parses.
     if let Some(event) = decoder.finish() {

@@ -340,3 +340,48 @@ fn the_summary_says_what_the_cache_saved() {
         run.stderr
     );
 }
+
+#[test]
+fn warm_watch_warms_again_when_a_file_changes() {
+    let server = TestServer::openai(Reply::sse(&crate::server::sse_transcript("", "length")));
+    let case = hello();
+    let mut child = std::process::Command::new(crate::harness::BIN)
+        .args(["warm", "--watch", "add a --verbose flag"])
+        .current_dir(case.path())
+        .env("ONEPASS_ENDPOINT", &server.url)
+        .env("HOME", case.home.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let wait_for = |n: usize| {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while server.chat_requests().len() < n {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no warm request number {n}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+    };
+    wait_for(1);
+    std::thread::sleep(std::time::Duration::from_millis(800));
+    std::fs::write(case.path().join("README.md"), "# hello\n\nchanged\n").unwrap();
+    wait_for(2);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let first = user_message(&server, 0);
+    let second = user_message(&server, 1);
+    assert_eq!(
+        server.chat_requests()[1].json()["max_tokens"],
+        1,
+        "generation off on a generic server"
+    );
+    // The changed file moved to the end; what came before it is the same.
+    assert!(
+        second.find("### src/main.rs").unwrap() < second.find("### README.md").unwrap(),
+        "{second}"
+    );
+    assert!(second.contains("changed"));
+    assert!(common_prefix(&first, &second) >= first.find("### README.md").unwrap());
+}

@@ -11,6 +11,7 @@ mod config;
 mod llama_real;
 mod pack_cmd;
 mod servers;
+mod setup;
 mod single_pass;
 
 use harness::Case;
