@@ -440,9 +440,10 @@ pub fn user_config_dir(env: &Env) -> Option<PathBuf> {
         return Some(PathBuf::from(dir).join("onepass"));
     }
     if let Some(home) = env.var("HOME")
-        && cfg!(unix) {
-            return Some(PathBuf::from(home).join(".config").join("onepass"));
-        }
+        && cfg!(unix)
+    {
+        return Some(PathBuf::from(home).join(".config").join("onepass"));
+    }
     directories::ProjectDirs::from("", "", "onepass").map(|d| d.config_dir().to_path_buf())
 }
 

@@ -186,21 +186,25 @@ pub fn fingerprint(
 
 fn detect_kind(probe: &Probe, root: &str, api: &str) -> Result<ServerKind, ModelError> {
     if let Some(v) = probe.get(&format!("{root}/api/extra/version"))?
-        && v.get("result").and_then(|r| r.as_str()) == Some("KoboldCpp") {
-            return Ok(ServerKind::KoboldCpp);
-        }
+        && v.get("result").and_then(|r| r.as_str()) == Some("KoboldCpp")
+    {
+        return Ok(ServerKind::KoboldCpp);
+    }
     if let Some(v) = probe.get(&format!("{root}/api/version"))?
-        && v.get("version").is_some_and(Value::is_string) {
-            return Ok(ServerKind::Ollama);
-        }
+        && v.get("version").is_some_and(Value::is_string)
+    {
+        return Ok(ServerKind::Ollama);
+    }
     if let Some(v) = probe.get(&format!("{root}/props"))?
-        && v.get("default_generation_settings").is_some() {
-            return Ok(ServerKind::LlamaCpp);
-        }
+        && v.get("default_generation_settings").is_some()
+    {
+        return Ok(ServerKind::LlamaCpp);
+    }
     if let Some(v) = probe.get(&format!("{root}/api/v0/models"))?
-        && !parse_lmstudio_models(&v).is_empty() {
-            return Ok(ServerKind::LmStudio);
-        }
+        && !parse_lmstudio_models(&v).is_empty()
+    {
+        return Ok(ServerKind::LmStudio);
+    }
     let models = probe.get(&format!("{api}/models"))?;
     let owned_by_vllm = models
         .as_ref()

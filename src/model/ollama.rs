@@ -139,13 +139,15 @@ pub fn stats_of(last: &ChatLine) -> Stats {
         ..Stats::default()
     };
     if let (Some(processed), Some(prefill_ms)) = (stats.processed_tokens(), stats.prefill_ms)
-        && prefill_ms > 0.0 {
-            stats.prefill_tps = Some(processed as f64 / (prefill_ms / 1000.0));
-        }
+        && prefill_ms > 0.0
+    {
+        stats.prefill_tps = Some(processed as f64 / (prefill_ms / 1000.0));
+    }
     if let (Some(n), Some(d)) = (last.eval_count, last.eval_duration)
-        && d > 0 {
-            stats.generation_tps = Some(n as f64 / (d as f64 / 1e9));
-        }
+        && d > 0
+    {
+        stats.generation_tps = Some(n as f64 / (d as f64 / 1e9));
+    }
     stats
 }
 
@@ -218,11 +220,12 @@ pub fn chat(
             continue;
         };
         if let Some(message) = &chunk.message
-            && !message.content.is_empty() {
-                first_token.get_or_insert_with(|| start.elapsed());
-                reply.text.push_str(&message.content);
-                on_event(Event::Text(message.content.clone()));
-            }
+            && !message.content.is_empty()
+        {
+            first_token.get_or_insert_with(|| start.elapsed());
+            reply.text.push_str(&message.content);
+            on_event(Event::Text(message.content.clone()));
+        }
         if chunk.done {
             reply.finish_reason = Some(chunk.done_reason.clone().unwrap_or_else(|| "stop".into()));
             reply.stats = stats_of(&chunk);

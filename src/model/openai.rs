@@ -89,9 +89,10 @@ pub fn read_stream(
             }
         }
         if let Some(event) = decoder.line(&line)
-            && collector.event(event, on_event)? {
-                return Ok(collector.finish(start));
-            }
+            && collector.event(event, on_event)?
+        {
+            return Ok(collector.finish(start));
+        }
     }
     // An event left without its blank line at the end of the stream: complete only if it parses.
     if let Some(event) = decoder.finish() {

@@ -55,14 +55,13 @@ pub fn diffstat(diff: &str) -> Vec<(String, usize, usize)> {
             in_hunk = false;
         } else if line.starts_with("@@") {
             in_hunk = true;
-        } else if in_hunk
-            && let Some(last) = stats.last_mut() {
-                if line.starts_with('+') {
-                    last.1 += 1;
-                } else if line.starts_with('-') {
-                    last.2 += 1;
-                }
+        } else if in_hunk && let Some(last) = stats.last_mut() {
+            if line.starts_with('+') {
+                last.1 += 1;
+            } else if line.starts_with('-') {
+                last.2 += 1;
             }
+        }
     }
     stats
 }
