@@ -14,7 +14,7 @@ use crate::model::ServerKind;
 pub const DEFAULT_CONTEXT: usize = 16_384;
 pub const DEFAULT_REPLY_RESERVE: usize = 4_096;
 pub const DEFAULT_MAX_FILE_SIZE: u64 = 256 * 1024;
-pub const DEFAULT_TEMPERATURE: f32 = 0.2;
+pub const DEFAULT_TEMPERATURE: f64 = 0.2;
 pub const DEFAULT_KEEP_ALIVE: &str = "30m";
 
 /// The name of the repository's configuration file, at its root.
@@ -35,7 +35,7 @@ pub struct Layer {
     pub include: Option<Vec<String>>,
     pub exclude: Option<Vec<String>>,
     pub color: Option<ColorChoice>,
-    pub temperature: Option<f32>,
+    pub temperature: Option<f64>,
     pub max_tokens: Option<u32>,
     pub api: Option<ServerKind>,
     pub keep_alive: Option<String>,
@@ -362,7 +362,7 @@ impl Config {
             endpoint: self.settings.endpoint.clone(),
             model: self.settings.model.clone(),
             api_key: self.settings.api_key.clone(),
-            temperature: self.settings.temperature.unwrap_or(DEFAULT_TEMPERATURE),
+            temperature: self.settings.temperature.unwrap_or(DEFAULT_TEMPERATURE) as f32,
             api: self.settings.api,
             context: self.settings.context,
             keep_alive: self

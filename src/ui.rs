@@ -102,7 +102,14 @@ impl<'a> Ui<'a> {
         self.line(&format!("{label} {text}"));
     }
 
-    /// Start waiting for the server: a spinner with elapsed time on a terminal.
+    /// A spinner with elapsed time for a local stage, on a terminal only (nothing otherwise).
+    pub fn busy(&mut self, what: &str) {
+        if self.terminal {
+            self.waiting(what);
+        }
+    }
+
+    /// Start waiting for the server: a spinner with elapsed time on a terminal, else a status line.
     pub fn waiting(&mut self, what: &str) {
         if self.terminal && self.verbosity >= -1 {
             let spinner = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());

@@ -160,7 +160,7 @@ pub fn prepare(
                 Request::Again { .. } => None,
             })?
             .to_string();
-            ui.waiting("reading and packing the repository");
+            ui.busy("reading and packing the repository");
             let walked = walk_repo(cfg, env, pins);
             let packed =
                 walked.and_then(|w| pack_walked(&w, &request, limits, &templates).map(|p| (w, p)));
