@@ -179,6 +179,7 @@ impl<'a> Ui<'a> {
         estimate: usize,
         window: Option<usize>,
         stats: &Stats,
+        remote_host: Option<&str>,
     ) {
         if self.verbosity < -1 {
             return;
@@ -216,6 +217,9 @@ impl<'a> Ui<'a> {
             parts.push(format!("{} tokens generated{speed}", thousands(n as usize)));
         }
         parts.push(format!("total {}", seconds(stats.total_ms)));
+        if let Some(host) = remote_host {
+            parts.push(format!("prompt sent to {host}, outside this machine"));
+        }
         let text = parts.join(" · ");
         let text = self.paint("2", &text);
         self.line(&text);
@@ -266,8 +270,9 @@ mod tests {
             total_ms: 4000.0,
             ..Stats::default()
         };
-        ui.summary(3, 1, 8000, Some(16384), &stats);
+        ui.summary(3, 1, 8000, Some(16384), &stats, None);
         let text = String::from_utf8(buf).unwrap();
+        assert!(!text.contains("outside"), "{text}");
         assert!(text.contains("3 files packed, 1 omitted"), "{text}");
         assert!(
             text.contains("prompt 8,432 tokens of 16,384 context"),

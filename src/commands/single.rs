@@ -74,12 +74,6 @@ fn single_pass(
             .context_window
             .map_or("unknown".into(), ui::thousands)
     ));
-    if !server.is_loopback() {
-        ui.status(&format!(
-            "note: the prompt is sent to {}, outside this machine",
-            host_of(&server.api)
-        ));
-    }
 
     let log = RunLog::open(env);
     let records = log.as_ref().map(RunLog::read).unwrap_or_default();
@@ -178,6 +172,9 @@ fn single_pass(
         expected,
         server.context_window,
         &reply.stats,
+        (!server.is_loopback())
+            .then(|| host_of(&server.api))
+            .as_deref(),
     );
 
     let truncated_prompt = prompt_was_cut(&server, &reply.stats, expected);

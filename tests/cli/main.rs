@@ -7,6 +7,7 @@ mod server;
 mod apply_cmd;
 mod bad_input;
 mod config;
+mod faults;
 mod llama_real;
 mod pack_cmd;
 mod servers;
