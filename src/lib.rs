@@ -18,6 +18,7 @@ pub mod repo;
 pub mod report;
 pub mod review;
 pub mod runlog;
+pub mod secrets;
 pub mod ui;
 
 use std::ffi::OsString;

@@ -15,8 +15,8 @@ use crate::runlog::{self, RunLog, RunRecord};
 use crate::ui::{self, Ui};
 
 use super::{
-    Tail, check_request, finish, pack_walked, report_files, report_packing, review_and_apply,
-    walk_repo,
+    Tail, check_request, finish, pack_walked, report_files, report_packing, report_secrets,
+    review_and_apply, walk_repo,
 };
 
 /// A server whose prompt count falls below this share of the expected count has cut the prompt.
@@ -134,7 +134,8 @@ fn single_pass(
         }
     }
     report_packing(ui, &packed);
-    report_files(report, &packed);
+    report_secrets(ui, &walked.withheld);
+    report_files(report, &packed, &walked.withheld);
 
     let expected = exact.unwrap_or(packed.prompt_tokens);
     let eta_ms = speed.map(|tps| expected as f64 / tps * 1000.0);

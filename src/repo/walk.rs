@@ -38,11 +38,20 @@ pub struct Skipped {
 pub enum SkipReason {
     Binary,
     NotUtf8,
-    TooLarge { bytes: u64, limit: u64 },
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     LockFile,
     Minified,
     Generated,
-    Unreadable { message: String },
+    Unreadable {
+        message: String,
+    },
+    /// Withheld because it looks like a secret (`--allow-secrets` sends it).
+    Secret {
+        what: String,
+    },
 }
 
 impl std::fmt::Display for SkipReason {
@@ -57,6 +66,7 @@ impl std::fmt::Display for SkipReason {
             SkipReason::Minified => f.write_str("minified"),
             SkipReason::Generated => f.write_str("generated"),
             SkipReason::Unreadable { message } => write!(f, "unreadable: {message}"),
+            SkipReason::Secret { what } => write!(f, "withheld as a secret: {what}"),
         }
     }
 }

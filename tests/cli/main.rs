@@ -10,6 +10,7 @@ mod config;
 mod faults;
 mod llama_real;
 mod pack_cmd;
+mod secrets;
 mod servers;
 mod single_pass;
 
