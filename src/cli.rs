@@ -211,6 +211,11 @@ pub struct OutcomeOpts {
     /// Print the run report as one JSON object on stdout (the diff preview then goes to stderr)
     #[arg(long)]
     pub json: bool,
+
+    /// Accept a reply whose diff makes files executable, creates symlinks or submodules; only its content
+    /// changes are applied (files stay regular and non-executable). Refused by default.
+    #[arg(long)]
+    pub allow_modes: bool,
 }
 
 /// The main job: `onepass [OPTIONS] "REQUEST" [PATHS...]`.

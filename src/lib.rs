@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod guard;
 pub mod model;
 pub mod pack;
 pub mod patch;

@@ -62,7 +62,7 @@ impl<'a> Ui<'a> {
     /// A normal status line (hidden with -q).
     pub fn status(&mut self, text: &str) {
         if self.verbosity >= 0 {
-            self.line(text);
+            self.line(&clean(text));
         }
     }
 
@@ -76,7 +76,7 @@ impl<'a> Ui<'a> {
     /// Detail shown with -v.
     pub fn detail(&mut self, text: &str) {
         if self.verbosity >= 1 {
-            let text = self.paint("2", text);
+            let text = self.paint("2", &clean(text));
             self.line(&text);
         }
     }
@@ -89,7 +89,7 @@ impl<'a> Ui<'a> {
     pub fn warn(&mut self, text: &str) {
         if self.verbosity >= -1 {
             let label = self.paint("33;1", "warning:");
-            self.line(&format!("{label} {text}"));
+            self.line(&format!("{label} {}", clean(text)));
         }
     }
 
@@ -97,7 +97,7 @@ impl<'a> Ui<'a> {
     pub fn error(&mut self, text: &str) {
         self.stop_spinner();
         let label = self.paint("31;1", "error:");
-        self.line(&format!("{label} {text}"));
+        self.line(&format!("{label} {}", clean(text)));
     }
 
     /// Start waiting for the server: a spinner with elapsed time on a terminal.
@@ -144,10 +144,11 @@ impl<'a> Ui<'a> {
                 self.streamed_chars += text.len();
                 if self.verbosity >= 0 {
                     self.stop_spinner();
+                    let text = clean(text);
                     let shown = if self.color {
                         format!("\x1b[2m{text}\x1b[0m")
                     } else {
-                        text.clone()
+                        text.to_string()
                     };
                     let _ = write!(self.err, "{shown}");
                     let _ = self.err.flush();
@@ -226,6 +227,29 @@ impl<'a> Ui<'a> {
     }
 }
 
+/// Text from outside (model replies, server messages, file names) made safe for a terminal: control characters
+/// other than newline and tab are shown escaped (`\u{1b}`), so they cannot move the cursor, clear the screen
+/// or forge output.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
+}
+
 pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -257,6 +281,22 @@ mod tests {
         assert_eq!(thousands(1234567), "1,234,567");
         assert_eq!(seconds(250.0), "250 ms");
         assert_eq!(seconds(29_400.0), "29.4 s");
+    }
+
+    #[test]
+    fn outside_text_cannot_drive_the_terminal() {
+        assert_eq!(clean("plain\n\ttext"), "plain\n\ttext");
+        assert_eq!(clean("a\r\nb"), "a\nb");
+        assert_eq!(clean("\u{1b}[2Jx\rover\u{7}"), "\\u{1b}[2Jx\\rover\\u{7}");
+        let mut buf = Vec::new();
+        let mut ui = Ui::new(&mut buf, false, 1, false);
+        ui.error("bad \u{1b}]0;title\u{7}");
+        ui.event(&Event::Text("\u{1b}[31mred".into()));
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
     }
 
     #[test]

@@ -183,6 +183,37 @@ pub fn report_files(report: &mut Report, packed: &Packed, withheld: &Withheld) {
     report.files.omitted_paths = packed.omitted.iter().map(|f| f.path.clone()).collect();
 }
 
+/// Refuse a reply before planning when it asks for file modes (executable, symlink, submodule) without
+/// `--allow-modes`, or when it would write a redaction placeholder over a real secret. `Some(outcome)` ends the
+/// run with nothing applied.
+pub fn guard_reply(reply: &str, allow_modes: bool, ui: &mut Ui<'_>) -> Option<Outcome> {
+    let mut refused = false;
+    let modes = crate::guard::mode_changes(reply);
+    if !modes.is_empty() {
+        if allow_modes {
+            ui.warn("the reply sets file modes; with --allow-modes only its content changes are applied (files stay regular and non-executable)");
+        } else {
+            for m in &modes {
+                ui.error(&format!("the reply {m}"));
+            }
+            ui.status("refused: the reply changes file modes or creates links; nothing was applied (--allow-modes accepts its content changes)");
+            refused = true;
+        }
+    }
+    let placeholders = crate::guard::placeholder_writes(reply);
+    if !placeholders.is_empty() {
+        let lines: Vec<String> = placeholders.iter().map(usize::to_string).collect();
+        ui.error(&format!(
+            "the reply writes a redaction placeholder ({}…]) into a file (reply line {}); that would replace a real secret",
+            crate::guard::PLACEHOLDER,
+            lines.join(", ")
+        ));
+        ui.status("refused: nothing was applied");
+        refused = true;
+    }
+    refused.then_some(Outcome::Rejected)
+}
+
 /// How the tail of a run should behave.
 pub struct Tail<'a> {
     pub outcome: &'a OutcomeOpts,

@@ -15,8 +15,8 @@ use crate::runlog::{self, RunLog, RunRecord};
 use crate::ui::{self, Ui};
 
 use super::{
-    Tail, check_request, finish, pack_walked, report_files, report_packing, report_secrets,
-    review_and_apply, walk_repo,
+    Tail, check_request, finish, guard_reply, pack_walked, report_files, report_packing,
+    report_secrets, review_and_apply, walk_repo,
 };
 
 /// A server whose prompt count falls below this share of the expected count has cut the prompt.
@@ -198,7 +198,10 @@ fn single_pass(
         truncated: reply.truncated(),
         must_confirm: truncated_prompt.is_some(),
     };
-    let outcome = review_and_apply(&cfg, env, &reply.text, &tail, stdout, ui, report);
+    let outcome = match guard_reply(&reply.text, args.outcome.allow_modes, ui) {
+        Some(refused) => Ok(refused),
+        None => review_and_apply(&cfg, env, &reply.text, &tail, stdout, ui, report),
+    };
 
     if let Some(log) = &log {
         let record = RunRecord {

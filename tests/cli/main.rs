@@ -8,6 +8,7 @@ mod apply_cmd;
 mod bad_input;
 mod config;
 mod faults;
+mod hostile;
 mod llama_real;
 mod pack_cmd;
 mod secrets;
