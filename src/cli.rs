@@ -199,6 +199,28 @@ pub struct PackOpts {
     /// Skip files larger than BYTES [env: ONEPASS_MAX_FILE_SIZE; default 262144]
     #[arg(long, value_name = "BYTES")]
     pub max_file_size: Option<u64>,
+
+    /// Send files that look like secrets (.env, keys, credentials) and secret-looking values inside files
+    /// as they are, instead of withholding and redacting them [env: ONEPASS_ALLOW_SECRETS]
+    #[arg(long, overrides_with = "no_allow_secrets")]
+    pub allow_secrets: bool,
+
+    /// Withhold and redact secrets (the default; undoes allow_secrets from a configuration file)
+    #[arg(long, overrides_with = "allow_secrets")]
+    pub no_allow_secrets: bool,
+}
+
+impl PackOpts {
+    /// The flag pair as a setting: None when neither was given.
+    pub fn allow_secrets(&self) -> Option<bool> {
+        if self.allow_secrets {
+            Some(true)
+        } else if self.no_allow_secrets {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// Options that say where and how to ask the model.
@@ -229,6 +251,15 @@ pub struct ModelOpts {
     /// (e.g. 20s, 2m)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub max_prefill: Option<std::time::Duration>,
+
+    /// Give up when the server sends nothing for this long before the first token: loading and prefill
+    /// [env: ONEPASS_PREFILL_TIMEOUT; default 15m]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub prefill_timeout: Option<std::time::Duration>,
+
+    /// Give up when the reply stops streaming for this long [env: ONEPASS_IDLE_TIMEOUT; default 90s]
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub idle_timeout: Option<std::time::Duration>,
 }
 
 /// `90`, `20s`, `1.5m`, `250ms` -> a duration.
@@ -271,6 +302,11 @@ pub struct OutcomeOpts {
     /// Print the run report as one JSON object on stdout (the diff preview then goes to stderr)
     #[arg(long)]
     pub json: bool,
+
+    /// Accept a reply whose diff makes files executable, creates symlinks or submodules; only its content
+    /// changes are applied (files stay regular and non-executable). Refused by default.
+    #[arg(long)]
+    pub allow_modes: bool,
 }
 
 /// The main job: `onepass [OPTIONS] "REQUEST" [PATHS...]`.

@@ -39,6 +39,35 @@ pub struct Layer {
     pub max_tokens: Option<u32>,
     pub api: Option<ServerKind>,
     pub keep_alive: Option<String>,
+    /// Longest silence before the first token (seconds, or a duration such as "15m").
+    #[serde(default, deserialize_with = "duration")]
+    pub prefill_timeout: Option<std::time::Duration>,
+    /// Longest silence once the reply streams.
+    #[serde(default, deserialize_with = "duration")]
+    pub idle_timeout: Option<std::time::Duration>,
+    /// Largest reply accepted, in bytes.
+    pub max_reply_bytes: Option<usize>,
+    /// Send files that look like secrets, and secrets inside files, unredacted.
+    pub allow_secrets: Option<bool>,
+}
+
+/// A duration in a configuration file: a number of seconds or a string such as "90s" or "15m".
+fn duration<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<std::time::Duration>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Seconds(f64),
+        Text(String),
+    }
+    let text = match Raw::deserialize(d)? {
+        Raw::Seconds(s) => s.to_string(),
+        Raw::Text(t) => t,
+    };
+    crate::cli::parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl Layer {
@@ -59,6 +88,10 @@ impl Layer {
             max_tokens: self.max_tokens.or(lower.max_tokens),
             api: self.api.or(lower.api),
             keep_alive: self.keep_alive.or(lower.keep_alive),
+            prefill_timeout: self.prefill_timeout.or(lower.prefill_timeout),
+            idle_timeout: self.idle_timeout.or(lower.idle_timeout),
+            max_reply_bytes: self.max_reply_bytes.or(lower.max_reply_bytes),
+            allow_secrets: self.allow_secrets.or(lower.allow_secrets),
         }
     }
 
@@ -113,6 +146,16 @@ impl Layer {
                 })
                 .transpose()
         }
+        fn dur(env: &Env, name: &str) -> Result<Option<std::time::Duration>, ConfigError> {
+            env.var(name)
+                .map(|v| {
+                    crate::cli::parse_duration(v).map_err(|_| ConfigError::BadEnv {
+                        name: name.to_string(),
+                        value: v.to_string(),
+                    })
+                })
+                .transpose()
+        }
         let color = match env.var("ONEPASS_COLOR") {
             None => None,
             Some("auto") => Some(ColorChoice::Auto),
@@ -156,6 +199,20 @@ impl Layer {
                 )?),
             },
             keep_alive: env.var("ONEPASS_KEEP_ALIVE").map(str::to_string),
+            prefill_timeout: dur(env, "ONEPASS_PREFILL_TIMEOUT")?,
+            idle_timeout: dur(env, "ONEPASS_IDLE_TIMEOUT")?,
+            max_reply_bytes: num(env, "ONEPASS_MAX_REPLY_BYTES")?,
+            allow_secrets: match env.var("ONEPASS_ALLOW_SECRETS") {
+                None => None,
+                Some("1" | "true" | "yes") => Some(true),
+                Some("0" | "false" | "no") => Some(false),
+                Some(other) => {
+                    return Err(ConfigError::BadEnv {
+                        name: "ONEPASS_ALLOW_SECRETS".into(),
+                        value: other.into(),
+                    });
+                }
+            },
         })
     }
 
@@ -181,6 +238,10 @@ impl Layer {
             max_tokens: None,
             api: model.and_then(|m| m.api),
             keep_alive: None,
+            prefill_timeout: model.and_then(|m| m.prefill_timeout),
+            idle_timeout: model.and_then(|m| m.idle_timeout),
+            max_reply_bytes: None,
+            allow_secrets: pack.and_then(PackOpts::allow_secrets),
         }
     }
 
@@ -340,6 +401,11 @@ impl Config {
         self.settings.reply_reserve.unwrap_or(DEFAULT_REPLY_RESERVE)
     }
 
+    /// Whether files and text that look like secrets may go into the prompt as they are.
+    pub fn allow_secrets(&self) -> bool {
+        self.settings.allow_secrets.unwrap_or(false)
+    }
+
     pub fn walk_options(&self) -> crate::repo::walk::WalkOptions {
         crate::repo::walk::WalkOptions {
             max_file_size: self.settings.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
@@ -370,6 +436,20 @@ impl Config {
                 .keep_alive
                 .clone()
                 .unwrap_or_else(|| DEFAULT_KEEP_ALIVE.to_string()),
+            limits: crate::model::feed::StreamLimits {
+                prefill: self
+                    .settings
+                    .prefill_timeout
+                    .unwrap_or(crate::model::feed::DEFAULT_PREFILL_TIMEOUT),
+                idle: self
+                    .settings
+                    .idle_timeout
+                    .unwrap_or(crate::model::feed::DEFAULT_IDLE_TIMEOUT),
+                max_reply_bytes: self
+                    .settings
+                    .max_reply_bytes
+                    .unwrap_or(crate::model::feed::DEFAULT_MAX_REPLY_BYTES),
+            },
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod config;
 pub mod env;
 pub mod error;
+pub mod guard;
 pub mod model;
 pub mod pack;
 pub mod patch;
@@ -18,6 +19,7 @@ pub mod repo;
 pub mod report;
 pub mod review;
 pub mod runlog;
+pub mod secrets;
 pub mod session;
 pub mod ui;
 

@@ -14,6 +14,8 @@ pub struct Report {
     pub estimate: Option<Estimate>,
     pub metrics: Option<Metrics>,
     pub files: Files,
+    /// Secret files withheld and secrets redacted from the prompt.
+    pub secrets: crate::secrets::Withheld,
     pub change: Option<ChangeReport>,
     /// Where the patch was written (`--dry-run`).
     pub patch_file: Option<String>,

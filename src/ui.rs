@@ -64,7 +64,7 @@ impl<'a> Ui<'a> {
     /// A normal status line (hidden with -q).
     pub fn status(&mut self, text: &str) {
         if self.verbosity >= 0 {
-            self.line(text);
+            self.line(&clean(text));
         }
     }
 
@@ -78,7 +78,7 @@ impl<'a> Ui<'a> {
     /// Detail shown with -v.
     pub fn detail(&mut self, text: &str) {
         if self.verbosity >= 1 {
-            let text = self.paint("2", text);
+            let text = self.paint("2", &clean(text));
             self.line(&text);
         }
     }
@@ -91,7 +91,7 @@ impl<'a> Ui<'a> {
     pub fn warn(&mut self, text: &str) {
         if self.verbosity >= -1 {
             let label = self.paint("33;1", "warning:");
-            self.line(&format!("{label} {text}"));
+            self.line(&format!("{label} {}", clean(text)));
         }
     }
 
@@ -99,7 +99,7 @@ impl<'a> Ui<'a> {
     pub fn error(&mut self, text: &str) {
         self.stop_spinner();
         let label = self.paint("31;1", "error:");
-        self.line(&format!("{label} {text}"));
+        self.line(&format!("{label} {}", clean(text)));
     }
 
     /// A spinner with elapsed time for a local stage, on a terminal only (nothing otherwise).
@@ -154,10 +154,11 @@ impl<'a> Ui<'a> {
                 let first = *self.first_text.get_or_insert_with(std::time::Instant::now);
                 if self.verbosity >= 0 {
                     self.stop_spinner();
+                    let text = clean(text);
                     let shown = if self.color {
                         format!("\x1b[2m{text}\x1b[0m")
                     } else {
-                        text.clone()
+                        text.to_string()
                     };
                     let _ = write!(self.err, "{shown}");
                     let _ = self.err.flush();
@@ -198,6 +199,7 @@ impl<'a> Ui<'a> {
         window: Option<usize>,
         stats: &Stats,
         speed: Option<f64>,
+        remote_host: Option<&str>,
     ) {
         if self.verbosity < -1 {
             return;
@@ -244,6 +246,9 @@ impl<'a> Ui<'a> {
             parts.push(format!("{} tokens generated{speed}", thousands(n as usize)));
         }
         parts.push(format!("total {}", seconds(stats.total_ms)));
+        if let Some(host) = remote_host {
+            parts.push(format!("prompt sent to {host}, outside this machine"));
+        }
         let text = parts.join(" · ");
         let text = self.paint("2", &text);
         self.line(&text);
@@ -258,6 +263,29 @@ fn bar(done: u64, total: u64, width: usize) -> String {
         ((done.min(total) as f64 / total as f64) * width as f64).round() as usize
     };
     format!("[{}{}]", "#".repeat(filled), "-".repeat(width - filled))
+}
+
+/// Text from outside (model replies, server messages, file names) made safe for a terminal: control characters
+/// other than newline and tab are shown escaped (`\u{1b}`), so they cannot move the cursor, clear the screen
+/// or forge output.
+pub fn clean(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\r' if chars.peek() == Some(&'\n') => {}
+            '\n' | '\t' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_default()),
+            c => out.push(c),
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 pub fn thousands(n: usize) -> String {
@@ -316,6 +344,22 @@ mod tests {
     }
 
     #[test]
+    fn outside_text_cannot_drive_the_terminal() {
+        assert_eq!(clean("plain\n\ttext"), "plain\n\ttext");
+        assert_eq!(clean("a\r\nb"), "a\nb");
+        assert_eq!(clean("\u{1b}[2Jx\rover\u{7}"), "\\u{1b}[2Jx\\rover\\u{7}");
+        let mut buf = Vec::new();
+        let mut ui = Ui::new(&mut buf, false, 1, false);
+        ui.error("bad \u{1b}]0;title\u{7}");
+        ui.event(&Event::Text("\u{1b}[31mred".into()));
+        let text = String::from_utf8(buf).unwrap();
+        assert!(
+            !text.contains('\u{1b}') && !text.contains('\u{7}'),
+            "{text:?}"
+        );
+    }
+
+    #[test]
     fn summary_says_unknown_as_absent_not_zero() {
         let mut buf = Vec::new();
         let mut ui = Ui::new(&mut buf, false, 0, false);
@@ -328,6 +372,7 @@ mod tests {
         };
         ui.summary(3, 1, 8000, Some(16384), &stats, None);
         let text = String::from_utf8(buf).unwrap();
+        assert!(!text.contains("outside"), "{text}");
         assert!(text.contains("3 files packed, 1 omitted"), "{text}");
         assert!(
             text.contains("prompt 8,432 tokens of 16,384 context"),

@@ -11,7 +11,7 @@ use crate::error::{Error, Outcome};
 use crate::report::Report;
 use crate::ui::Ui;
 
-use super::{Tail, finish, review_and_apply};
+use super::{Tail, finish, guard_reply, review_and_apply};
 
 pub fn run(args: &ApplyArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io {
@@ -44,21 +44,32 @@ fn apply(
     if !args.outcome.yes && !args.outcome.dry_run && !env.interactive() {
         return Err(Error::NotInteractive);
     }
+    // The same cap as a streamed reply: a gigantic input is refused, not read whole.
+    let limit = cfg.server_settings().limits.max_reply_bytes as u64;
     let mut bytes = Vec::new();
     let read = if args.file == "-" {
-        stdin.read_to_end(&mut bytes).map(|_| ())
+        stdin.take(limit + 1).read_to_end(&mut bytes).map(|_| ())
     } else {
         std::fs::File::open(env.cwd.join(&args.file))
-            .and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+            .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes).map(|_| ()))
+    };
+    let source_name = if args.file == "-" {
+        "standard input".to_string()
+    } else {
+        args.file.clone()
     };
     read.map_err(|e| Error::Input {
-        source_name: if args.file == "-" {
-            "standard input".into()
-        } else {
-            args.file.clone()
-        },
+        source_name: source_name.clone(),
         message: e.to_string(),
     })?;
+    if bytes.len() as u64 > limit {
+        return Err(Error::Input {
+            source_name,
+            message: format!(
+                "it is larger than the {limit} byte cap on replies (ONEPASS_MAX_REPLY_BYTES); nothing was applied"
+            ),
+        });
+    }
     let text = String::from_utf8_lossy(&bytes);
     let request = Path::new(&args.file)
         .file_stem()
@@ -72,5 +83,8 @@ fn apply(
         truncated: false,
         must_confirm: false,
     };
+    if let Some(refused) = guard_reply(&text, args.outcome.allow_modes, ui) {
+        return Ok(refused);
+    }
     review_and_apply(&cfg, env, &text, &tail, stdout, ui, report)
 }

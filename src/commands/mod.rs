@@ -21,6 +21,7 @@ use crate::prompt::Templates;
 use crate::repo::walk::{self, Walk};
 use crate::report::{ChangeReport, Report};
 use crate::review::render::{self, Palette};
+use crate::secrets::Withheld;
 use crate::ui::{self, Ui};
 
 /// A request must say something.
@@ -35,14 +36,81 @@ pub fn check_request(request: Option<&str>) -> Result<&str, Error> {
 pub struct Walked {
     pub walk: Walk,
     pub pinned: std::collections::BTreeSet<String>,
+    /// Secret files left out and secrets redacted (empty with `--allow-secrets`).
+    pub withheld: Withheld,
 }
 
+/// Walk, resolve the pins, then withhold secrets (pinned files too) unless they are allowed.
 pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Error> {
     let options = cfg.walk_options();
     let mut walk = walk::walk(&cfg.root, &options)?;
-    let pinned =
+    let mut pinned =
         crate::pack::resolve_pins(&cfg.root, &env.cwd, pins, &mut walk, options.max_file_size)?;
-    Ok(Walked { walk, pinned })
+    let withheld = if cfg.allow_secrets() {
+        Withheld::default()
+    } else {
+        crate::secrets::withhold(&mut walk.files, &mut walk.skipped)
+    };
+    for file in &withheld.files {
+        pinned.remove(&file.path);
+    }
+    Ok(Walked {
+        walk,
+        pinned,
+        withheld,
+    })
+}
+
+/// Tell the user what was kept out of the prompt as a secret (said even when quiet: it changes the prompt).
+pub fn report_secrets(ui: &mut Ui<'_>, withheld: &Withheld) {
+    if withheld.is_empty() {
+        return;
+    }
+    if !withheld.files.is_empty() {
+        let list: Vec<String> = withheld
+            .files
+            .iter()
+            .map(|f| format!("{} ({})", f.path, f.reason))
+            .collect();
+        ui.warn(&format!(
+            "withheld {} file{} that look like secrets: {}",
+            withheld.files.len(),
+            if withheld.files.len() == 1 { "" } else { "s" },
+            list.join(", ")
+        ));
+    }
+    if !withheld.redactions.is_empty() {
+        let shown = if ui.verbose() { usize::MAX } else { 10 };
+        let mut list: Vec<String> = withheld
+            .redactions
+            .iter()
+            .take(shown)
+            .map(|r| format!("{}:{} ({})", r.path, r.line, r.kind.label()))
+            .collect();
+        if withheld.redactions.len() > shown {
+            list.push(format!(
+                "… {} more (-v lists them)",
+                withheld.redactions.len() - shown
+            ));
+        }
+        ui.warn(&format!(
+            "redacted {} secret{} in {} file{}: {}",
+            withheld.redactions.len(),
+            if withheld.redactions.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            withheld.redacted_files(),
+            if withheld.redacted_files() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            list.join(", ")
+        ));
+    }
+    ui.status("secrets stay out of the prompt; --allow-secrets sends them as they are");
 }
 
 /// Rank, count, fit and render.
@@ -108,12 +176,44 @@ pub fn report_packing(ui: &mut Ui<'_>, packed: &Packed) {
 }
 
 /// Fill the report's file counts.
-pub fn report_files(report: &mut Report, packed: &Packed) {
+pub fn report_files(report: &mut Report, packed: &Packed, withheld: &Withheld) {
+    report.secrets = withheld.clone();
     report.files.packed = packed.files.len();
     report.files.omitted = packed.omitted.len();
     report.files.skipped = packed.skipped.len();
     report.files.packed_paths = packed.files.iter().map(|f| f.path.clone()).collect();
     report.files.omitted_paths = packed.omitted.iter().map(|f| f.path.clone()).collect();
+}
+
+/// Refuse a reply before planning when it asks for file modes (executable, symlink, submodule) without
+/// `--allow-modes`, or when it would write a redaction placeholder over a real secret. `Some(outcome)` ends the
+/// run with nothing applied.
+pub fn guard_reply(reply: &str, allow_modes: bool, ui: &mut Ui<'_>) -> Option<Outcome> {
+    let mut refused = false;
+    let modes = crate::guard::mode_changes(reply);
+    if !modes.is_empty() {
+        if allow_modes {
+            ui.warn("the reply sets file modes; with --allow-modes only its content changes are applied (files stay regular and non-executable)");
+        } else {
+            for m in &modes {
+                ui.error(&format!("the reply {m}"));
+            }
+            ui.status("refused: the reply changes file modes or creates links; nothing was applied (--allow-modes accepts its content changes)");
+            refused = true;
+        }
+    }
+    let placeholders = crate::guard::placeholder_writes(reply);
+    if !placeholders.is_empty() {
+        let lines: Vec<String> = placeholders.iter().map(usize::to_string).collect();
+        ui.error(&format!(
+            "the reply writes a redaction placeholder ({}…]) into a file (reply line {}); that would replace a real secret",
+            crate::guard::PLACEHOLDER,
+            lines.join(", ")
+        ));
+        ui.status("refused: nothing was applied");
+        refused = true;
+    }
+    refused.then_some(Outcome::Rejected)
 }
 
 /// How the tail of a run should behave.

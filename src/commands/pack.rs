@@ -13,7 +13,7 @@ use crate::prompt::Templates;
 use crate::runlog::{self, RunLog};
 use crate::ui::Ui;
 
-use super::{check_request, pack_walked, report_packing, walk_repo};
+use super::{check_request, pack_walked, report_packing, report_secrets, walk_repo};
 
 pub fn run(args: &PackArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
@@ -82,6 +82,7 @@ fn pack(
     if !args.list && !args.json {
         report_packing(ui, &packed);
     }
+    report_secrets(ui, &walked.withheld);
     let written = if args.list {
         packed
             .files
@@ -100,6 +101,7 @@ fn pack(
             "files": packed.files,
             "omitted": packed.omitted,
             "skipped": packed.skipped,
+            "secrets": walked.withheld,
             "timings_ms": {"probe": probe_ms, "walk": walk_ms, "pack": pack_ms},
         });
         writeln!(

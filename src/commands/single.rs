@@ -14,12 +14,13 @@ use crate::prompt::Templates;
 use crate::repo::walk;
 use crate::report::{Estimate, Metrics, Report, ServerReport, SlotReport};
 use crate::runlog::{self, RunLog, RunRecord};
+use crate::secrets::Withheld;
 use crate::session;
 use crate::ui::{self, Ui};
 
 use super::{
-    Tail, check_request, finish, pack_walked, report_files, report_packing, review_and_apply,
-    walk_repo,
+    Tail, check_request, finish, guard_reply, pack_walked, report_files, report_packing,
+    report_secrets, review_and_apply, walk_repo,
 };
 
 /// A server whose prompt count falls below this share of the expected count has cut the prompt.
@@ -105,6 +106,8 @@ pub struct Prepared {
     pub token_ratio: f64,
     /// Measured prefill speed of this server and model (run log).
     pub speed: Option<f64>,
+    /// Files and passages kept out of the prompt as secrets.
+    pub withheld: Withheld,
 }
 
 /// Resolve the request, connect, and build the prompt (fresh or from the last run's session); the session is
@@ -153,6 +156,7 @@ pub fn prepare(
         }
     }
 
+    let withheld;
     let (packed, request, exact, next) = match job.selection {
         Selection::Fresh(pins) => {
             let request = check_request(match job.request {
@@ -166,6 +170,7 @@ pub fn prepare(
                 walked.and_then(|w| pack_walked(&w, &request, limits, &templates).map(|p| (w, p)));
             ui.reply_done();
             let (walked, mut packed) = packed?;
+            withheld = walked.withheld.clone();
             // Where the server can count, the real count decides; re-pack when the estimate was too low.
             let mut exact = None;
             if server.kind.can_tokenize() {
@@ -200,8 +205,19 @@ pub fn prepare(
             };
             let max_size = cfg.walk_options().max_file_size;
             let root = cfg.root.clone();
-            let read = move |path: &str| walk::read_one(&root, path, max_size).ok().map(|c| c.text);
+            let allow_secrets = cfg.allow_secrets();
+            let found = std::cell::RefCell::new(Withheld::default());
+            // The same rules as a fresh walk: secret files stay out, secrets inside files are redacted.
+            let read = |path: &str| {
+                let mut files = vec![walk::read_one(&root, path, max_size).ok()?];
+                if !allow_secrets {
+                    let mut skipped = Vec::new();
+                    found.borrow_mut().merge(crate::secrets::withhold(&mut files, &mut skipped));
+                }
+                files.pop().map(|c| c.text)
+            };
             let rebuilt = session::rebuild(&previous, &request, &templates, &read)?;
+            withheld = found.into_inner();
             if !rebuilt.changed.is_empty() {
                 ui.status(&format!(
                     "changed since the last run (moved to the end of the context): {}",
@@ -244,6 +260,7 @@ pub fn prepare(
         exact,
         token_ratio: limits.token_ratio,
         speed,
+        withheld,
     })
 }
 
@@ -327,12 +344,6 @@ fn single_pass(
             .context_window
             .map_or("unknown".into(), ui::thousands)
     ));
-    if !server.is_loopback() {
-        ui.status(&format!(
-            "note: the prompt is sent to {}, outside this machine",
-            host_of(&server.api)
-        ));
-    }
 
     let Prepared {
         packed,
@@ -340,10 +351,12 @@ fn single_pass(
         exact,
         token_ratio,
         speed,
+        withheld,
     } = prepare(job, &cfg, env, &server, ui)?;
     let request = request.as_str();
     report_packing(ui, &packed);
-    report_files(report, &packed);
+    report_secrets(ui, &withheld);
+    report_files(report, &packed, &withheld);
     let slot = restore_saved_slot(&cfg, &server, &packed.prompt, request, ui);
     report.slot = slot;
     let expected = exact.unwrap_or(packed.prompt_tokens);
@@ -384,6 +397,9 @@ fn single_pass(
         server.context_window,
         &reply.stats,
         speed,
+        (!server.is_loopback())
+            .then(|| host_of(&server.api))
+            .as_deref(),
     );
 
     let truncated_prompt = prompt_was_cut(&server, &reply.stats, expected);
@@ -406,7 +422,10 @@ fn single_pass(
         truncated: reply.truncated(),
         must_confirm: truncated_prompt.is_some(),
     };
-    let outcome = review_and_apply(&cfg, env, &reply.text, &tail, stdout, ui, report);
+    let outcome = match guard_reply(&reply.text, job.outcome.allow_modes, ui) {
+        Some(refused) => Ok(refused),
+        None => review_and_apply(&cfg, env, &reply.text, &tail, stdout, ui, report),
+    };
 
     if let Some(log) = RunLog::open(env) {
         let record = RunRecord {

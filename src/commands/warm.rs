@@ -69,7 +69,8 @@ fn warm(
     let mut job = Job { ..*job };
     loop {
         let prepared = prepare(&job, &cfg, env, &server, ui)?;
-        report_files(report, &prepared.packed);
+        super::report_secrets(ui, &prepared.withheld);
+        report_files(report, &prepared.packed, &prepared.withheld);
         if job.outcome.dry_run {
             ui.status(&format!(
                 "would warm {} files (~{} tokens); nothing sent (--dry-run)",

@@ -352,6 +352,7 @@ pub fn connect(settings: &ServerSettings) -> Result<Server, ModelError> {
         api_key: settings.api_key.clone(),
         temperature: settings.temperature,
         keep_alive: settings.keep_alive.clone(),
+        limits: settings.limits,
     })
 }
 

@@ -3,6 +3,7 @@
 //! token, generation speed).
 
 pub mod detect;
+pub mod feed;
 pub mod llamacpp;
 pub mod ollama;
 pub mod openai;
@@ -25,6 +26,8 @@ pub struct ServerSettings {
     pub context: Option<usize>,
     /// How long Ollama keeps the model loaded after the request.
     pub keep_alive: String,
+    /// Deadlines and size caps of the reply stream.
+    pub limits: feed::StreamLimits,
 }
 
 /// The kind of server, as far as onepass can tell.
@@ -91,6 +94,8 @@ pub struct Server {
     pub api_key: Option<String>,
     pub temperature: f32,
     pub keep_alive: String,
+    /// Deadlines and size caps of the reply stream.
+    pub limits: feed::StreamLimits,
 }
 
 impl Server {
@@ -221,6 +226,151 @@ pub enum ModelError {
     Cut { received: usize },
     #[error("reading the reply failed: {0}")]
     Read(String),
+    #[error(
+        "{url} accepted the connection but gave no valid HTTP answer ({message}); is --endpoint a model server?"
+    )]
+    NoAnswer { url: String, message: String },
+    #[error(
+        "the server at {url} redirects to {location:?}; onepass does not follow redirects (the prompt and the API key go only to the configured host): point --endpoint at the final address"
+    )]
+    Redirect { url: String, location: String },
+    #[error(
+        "the server sent nothing for {} while processing the prompt (prefill timeout); it may be stuck or overloaded. Raise the limit with --prefill-timeout or ONEPASS_PREFILL_TIMEOUT; nothing was applied",
+        secs(*.waited)
+    )]
+    PrefillTimeout { waited: Duration },
+    #[error(
+        "the reply stalled: no data for {} after {received} characters (idle timeout); raise it with --idle-timeout or ONEPASS_IDLE_TIMEOUT; nothing was applied",
+        secs(*.waited)
+    )]
+    IdleTimeout { waited: Duration, received: usize },
+    #[error(
+        "the reply is larger than the {limit} byte cap (ONEPASS_MAX_REPLY_BYTES); reading stopped and nothing was applied"
+    )]
+    TooLarge { limit: u64 },
+    #[error(
+        "the model did not stop: more than {limit} tokens although max_tokens was {max_tokens} (the server ignored the limit); reading stopped and nothing was applied"
+    )]
+    Runaway { limit: u64, max_tokens: u32 },
+}
+
+/// A duration as people read it in a message.
+pub fn secs(d: Duration) -> String {
+    let s = d.as_secs_f64();
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 120.0 {
+        format!("{s:.0} s")
+    } else {
+        format!("{:.0} min", s / 60.0)
+    }
+}
+
+impl ModelError {
+    /// The error for a stream that could not deliver its next line, given how much text had arrived.
+    pub fn from_feed(e: feed::FeedError, received: usize, finished: bool) -> ModelError {
+        match e {
+            feed::FeedError::Idle {
+                phase: feed::Phase::Prefill,
+                waited,
+            } => ModelError::PrefillTimeout { waited },
+            feed::FeedError::Idle { waited, .. } => ModelError::IdleTimeout { waited, received },
+            feed::FeedError::Io(message) => {
+                if received == 0 && !finished {
+                    ModelError::Read(message)
+                } else {
+                    ModelError::Cut { received }
+                }
+            }
+            feed::FeedError::LineTooLong { limit } => ModelError::TooLarge {
+                limit: limit as u64,
+            },
+            feed::FeedError::StreamTooLarge { limit } => ModelError::TooLarge { limit },
+        }
+    }
+}
+
+/// The most streamed chunks (about one token each) accepted for a request limited to `max_tokens`.
+pub fn token_cap(max_tokens: u32) -> u64 {
+    let max = u64::from(max_tokens);
+    max + (max / 4).max(64)
+}
+
+/// How a streaming request began, as seen from the worker thread.
+pub enum Head {
+    /// 2xx: the body follows.
+    Streaming,
+    /// Any other status, with its (capped) body and `Location` header.
+    Status {
+        status: u16,
+        body: String,
+        location: Option<String>,
+    },
+    /// No HTTP answer at all.
+    Failed(ModelError),
+}
+
+/// Send `request` on a watched worker thread and wait (with the prefill deadline) for its headers. On a 2xx
+/// the returned feed yields the body's lines; a redirect is refused (never followed); any other status is
+/// mapped by `on_status(status, body)`.
+pub fn open_stream(
+    request: reqwest::blocking::RequestBuilder,
+    url: &str,
+    limits: feed::StreamLimits,
+    on_status: impl FnOnce(u16, &str) -> ModelError,
+) -> Result<feed::Watched<Head>, ModelError> {
+    let target = url.to_string();
+    let mut watched = feed::spawn(limits, move || match request.send() {
+        Err(e) => Err(Head::Failed(send_error(&target, &e))),
+        Ok(response) if response.status().is_success() => Ok((Head::Streaming, response)),
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let location = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+            let mut body = Vec::new();
+            let _ = std::io::Read::read_to_end(
+                &mut std::io::Read::take(response, feed::MAX_ERROR_BODY),
+                &mut body,
+            );
+            Err(Head::Status {
+                status,
+                body: String::from_utf8_lossy(&body).into_owned(),
+                location,
+            })
+        }
+    });
+    match watched.head() {
+        Ok(Head::Streaming) => Ok(watched),
+        Ok(Head::Status {
+            status,
+            location: Some(location),
+            ..
+        }) if (300..400).contains(&status) => Err(ModelError::Redirect {
+            url: url.to_string(),
+            location,
+        }),
+        Ok(Head::Status { status, body, .. }) => Err(on_status(status, &body)),
+        Ok(Head::Failed(e)) => Err(e),
+        Err(e) => Err(ModelError::from_feed(e, 0, false)),
+    }
+}
+
+/// A failed send: no connection at all, or a connection that gave no HTTP answer.
+pub fn send_error(url: &str, e: &reqwest::Error) -> ModelError {
+    let message = detect::root_cause(e);
+    if e.is_connect() || (e.is_timeout() && !e.is_body()) {
+        ModelError::Connect {
+            url: url.to_string(),
+            message,
+        }
+    } else {
+        ModelError::NoAnswer {
+            url: url.to_string(),
+            message,
+        }
+    }
 }
 
 fn hint_models(available: &[String]) -> String {

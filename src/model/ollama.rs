@@ -2,15 +2,17 @@
 //! and loses its cache), `keep_alive`, and `truncate: false`; models from `/api/tags` and `/api/ps`; the
 //! trained context length from `/api/show`.
 
-use std::io::{BufRead, BufReader};
 use std::time::{Duration, Instant};
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::detect::{Found, ModelInfo, root_cause};
+use super::detect::{Found, ModelInfo};
+use super::feed::{Lines, Phase, StreamLimits};
 use super::openai::http_error;
-use super::{Event, ModelError, Reply, Server, ServerSettings, Stats, http_client};
+use super::{
+    Event, ModelError, Reply, Server, ServerSettings, Stats, http_client, open_stream, token_cap,
+};
 use crate::config::DEFAULT_CONTEXT;
 use crate::prompt::Prompt;
 
@@ -180,42 +182,42 @@ pub fn chat(
         request = request.bearer_auth(key);
     }
     let start = Instant::now();
-    let response = request.send().map_err(|e| ModelError::Connect {
-        url: url.clone(),
-        message: root_cause(&e),
-    })?;
-    let status = response.status();
-    if !status.is_success() {
-        let text = response.text().unwrap_or_default();
-        return Err(http_error(
-            status.as_u16(),
+    let mut feed = open_stream(request, &url, server.limits, |status, text| {
+        http_error(
+            status,
             &url,
-            &text,
+            text,
             prompt_estimate,
             server.context_window,
             &server.model,
-        ));
-    }
+        )
+    })?;
     on_event(Event::Accepted);
+    read_lines(&mut feed, server.limits, max_tokens, start, on_event)
+}
+
+/// Read NDJSON lines of `/api/chat` to the final `done` line, within the limits.
+pub fn read_lines(
+    lines: &mut dyn Lines,
+    limits: StreamLimits,
+    max_tokens: u32,
+    start: Instant,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Reply, ModelError> {
     let mut reply = Reply::default();
     let mut first_token = None;
-    let mut reader = BufReader::new(response);
-    let mut line = String::new();
+    let mut pieces = 0u64;
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => {
-                return Err(if reply.text.is_empty() {
-                    ModelError::Read(root_cause(&e))
-                } else {
-                    ModelError::Cut {
-                        received: reply.text.len(),
-                    }
-                });
-            }
-        }
+        let phase = if first_token.is_some() {
+            Phase::Streaming
+        } else {
+            Phase::Prefill
+        };
+        let line = match lines.next_line(phase) {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
+            Err(e) => return Err(ModelError::from_feed(e, reply.text.len(), false)),
+        };
         let Some(chunk) = parse_line(&line)? else {
             continue;
         };
@@ -223,6 +225,18 @@ pub fn chat(
             && !message.content.is_empty()
         {
             first_token.get_or_insert_with(|| start.elapsed());
+            pieces += 1;
+            if reply.text.len() + message.content.len() > limits.max_reply_bytes {
+                return Err(ModelError::TooLarge {
+                    limit: limits.max_reply_bytes as u64,
+                });
+            }
+            if pieces > token_cap(max_tokens) {
+                return Err(ModelError::Runaway {
+                    limit: token_cap(max_tokens),
+                    max_tokens,
+                });
+            }
             reply.text.push_str(&message.content);
             on_event(Event::Text(message.content.clone()));
         }

@@ -1,13 +1,14 @@
 //! The OpenAI-compatible chat endpoint (`/v1/chat/completions`, streaming), spoken by llama.cpp, vLLM,
 //! LM Studio, Ollama's `/v1` and remote APIs. One blocking request; the response is read line by line.
 
-use std::io::{BufRead, BufReader};
+use std::io::BufRead;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use super::feed::{Lines, Phase, ReaderLines, StreamLimits};
 use super::stream::{self, Chunk, ChunkError, SseDecoder, SseEvent};
-use super::{Event, ModelError, Reply, Server, ServerKind, detect::root_cause, http_client};
+use super::{Event, ModelError, Reply, Server, ServerKind, http_client, open_stream, token_cap};
 use crate::prompt::Prompt;
 
 /// The request body. llama.cpp gets its extras: keep the prompt in the cache and report prefill progress.
@@ -45,49 +46,65 @@ pub fn chat(
         request = request.bearer_auth(key);
     }
     let start = Instant::now();
-    let response = request.send().map_err(|e| ModelError::Connect {
-        url: url.clone(),
-        message: root_cause(&e),
-    })?;
-    let status = response.status();
-    if !status.is_success() {
-        let body = response.text().unwrap_or_default();
-        return Err(http_error(
-            status.as_u16(),
+    let mut feed = open_stream(request, &url, server.limits, |status, body| {
+        http_error(
+            status,
             &url,
-            &body,
+            body,
             prompt_estimate,
             server.context_window,
             &server.model,
-        ));
-    }
+        )
+    })?;
     on_event(Event::Accepted);
-    read_stream(BufReader::new(response), start, on_event)
+    read_lines(&mut feed, server.limits, max_tokens, start, on_event)
 }
 
-/// Read an SSE stream to its end: the reply with its metrics, or why it is incomplete.
+/// Read an SSE stream to its end: the reply with its metrics, or why it is incomplete. (Recorded transcripts;
+/// no deadlines, default caps.)
 pub fn read_stream(
-    mut reader: impl BufRead,
+    reader: impl BufRead,
     start: Instant,
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Reply, ModelError> {
-    let mut collector = Collector::new(start);
+    let limits = StreamLimits::default();
+    read_lines(
+        &mut ReaderLines::new(reader, limits),
+        limits,
+        u32::MAX,
+        start,
+        on_event,
+    )
+}
+
+/// Read SSE lines to the end of the stream, within the limits: the reply with its metrics, or why it is
+/// incomplete.
+pub fn read_lines(
+    lines: &mut dyn Lines,
+    limits: StreamLimits,
+    max_tokens: u32,
+    start: Instant,
+    on_event: &mut dyn FnMut(Event),
+) -> Result<Reply, ModelError> {
+    let mut collector = Collector::new(start, limits.max_reply_bytes, max_tokens);
     let mut decoder = SseDecoder::default();
-    let mut line = String::new();
     loop {
-        line.clear();
-        match reader.read_line(&mut line) {
-            Ok(0) => break,
-            Ok(_) => {}
+        let phase = if collector.first_token.is_some() {
+            Phase::Streaming
+        } else {
+            Phase::Prefill
+        };
+        let line = match lines.next_line(phase) {
+            Ok(Some(line)) => line,
+            Ok(None) => break,
             Err(e) => {
-                if collector.reply.text.is_empty() && collector.reply.finish_reason.is_none() {
-                    return Err(ModelError::Read(root_cause(&e)));
-                }
-                return Err(ModelError::Cut {
-                    received: collector.reply.text.len(),
-                });
+                return Err(ModelError::from_feed(
+                    e,
+                    collector.reply.text.len(),
+                    collector.reply.finish_reason.is_some(),
+                ));
             }
-        }
+        };
         if let Some(event) = decoder.line(&line)
             && collector.event(event, on_event)?
         {
@@ -217,6 +234,10 @@ fn post_json(server: &Server, path: &str, body: &serde_json::Value) -> Option<se
 struct Collector {
     reply: Reply,
     first_token: Option<Duration>,
+    /// Chunks that carried text (about one token each) and the caps.
+    pieces: u64,
+    max_text: usize,
+    max_tokens: u32,
     start: Instant,
     prompt_ms: Option<f64>,
     prompt_tps: Option<f64>,
@@ -224,10 +245,13 @@ struct Collector {
 }
 
 impl Collector {
-    fn new(start: Instant) -> Collector {
+    fn new(start: Instant, max_text: usize, max_tokens: u32) -> Collector {
         Collector {
             reply: Reply::default(),
             first_token: None,
+            pieces: 0,
+            max_text,
+            max_tokens,
             start,
             prompt_ms: None,
             prompt_tps: None,
@@ -249,11 +273,11 @@ impl Collector {
             ChunkError::Server(message) => ModelError::Stream(message),
             ChunkError::Invalid(message) => ModelError::BadChunk(message),
         })?;
-        self.chunk(chunk, on_event);
+        self.chunk(chunk, on_event)?;
         Ok(false)
     }
 
-    fn chunk(&mut self, chunk: Chunk, on_event: &mut dyn FnMut(Event)) {
+    fn chunk(&mut self, chunk: Chunk, on_event: &mut dyn FnMut(Event)) -> Result<(), ModelError> {
         if let Some(p) = chunk.prompt_progress {
             on_event(Event::Prefill {
                 processed: p.processed,
@@ -269,6 +293,18 @@ impl Collector {
             {
                 if self.first_token.is_none() {
                     self.first_token = Some(self.start.elapsed());
+                }
+                self.pieces += 1;
+                if self.reply.text.len() + text.len() > self.max_text {
+                    return Err(ModelError::TooLarge {
+                        limit: self.max_text as u64,
+                    });
+                }
+                if self.pieces > token_cap(self.max_tokens) {
+                    return Err(ModelError::Runaway {
+                        limit: token_cap(self.max_tokens),
+                        max_tokens: self.max_tokens,
+                    });
                 }
                 self.reply.text.push_str(&text);
                 on_event(Event::Text(text));
@@ -298,6 +334,7 @@ impl Collector {
             self.prompt_tps = t.prompt_per_second.or(self.prompt_tps);
             self.generation_tps = t.predicted_per_second.or(self.generation_tps);
         }
+        Ok(())
     }
 
     fn finish(mut self, start: Instant) -> Reply {

@@ -169,9 +169,10 @@ pub fn parse_chunk(event: Option<&str>, data: &str) -> Result<Chunk, ChunkError>
 }
 
 /// The human part of an error body: `{"error": {"message": …}}`, `{"error": "…"}`, `{"message": …}`, or the
-/// text itself.
+/// text itself; at most 500 characters, control characters (terminal escapes from a hostile server) shown
+/// as `�`, and an empty body said as such.
 pub fn error_message(body: &str) -> String {
-    match serde_json::from_str::<serde_json::Value>(body) {
+    let message = match serde_json::from_str::<serde_json::Value>(body) {
         Ok(value) => match value.get("error") {
             Some(error) => error_text(error),
             None => value
@@ -181,14 +182,26 @@ pub fn error_message(body: &str) -> String {
                 .map(str::to_string)
                 .unwrap_or_else(|| body.trim().to_string()),
         },
-        Err(_) => {
-            let text = body.trim();
-            let mut short: String = text.chars().take(500).collect();
-            if short.len() < text.len() {
-                short.push('…');
+        Err(_) => body.trim().to_string(),
+    };
+    let clean: String = message
+        .chars()
+        .map(|c| {
+            if c.is_control() && c != '\n' {
+                '\u{fffd}'
+            } else {
+                c
             }
-            short
-        }
+        })
+        .collect();
+    let mut short: String = clean.chars().take(500).collect();
+    if short.len() < clean.len() {
+        short.push('…');
+    }
+    if short.trim().is_empty() {
+        "no message (empty body)".into()
+    } else {
+        short
     }
 }
 
@@ -306,5 +319,11 @@ mod tests {
             error_message("<html>bad gateway</html>\n"),
             "<html>bad gateway</html>"
         );
+        assert_eq!(error_message(""), "no message (empty body)");
+        assert_eq!(
+            error_message("\u{1b}[2Jgone\u{7}"),
+            "\u{fffd}[2Jgone\u{fffd}"
+        );
+        assert_eq!(error_message(&"x".repeat(2000)).chars().count(), 501);
     }
 }

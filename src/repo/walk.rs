@@ -3,7 +3,7 @@
 //! reason (binary, too large, lock file, minified, generated, not UTF-8, unreadable).
 
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{WalkBuilder, WalkState};
@@ -38,11 +38,22 @@ pub struct Skipped {
 pub enum SkipReason {
     Binary,
     NotUtf8,
-    TooLarge { bytes: u64, limit: u64 },
+    TooLarge {
+        bytes: u64,
+        limit: u64,
+    },
     LockFile,
     Minified,
     Generated,
-    Unreadable { message: String },
+    Unreadable {
+        message: String,
+    },
+    /// Withheld because it looks like a secret (`--allow-secrets` sends it).
+    Secret {
+        what: String,
+    },
+    /// A directory holding another repository (a submodule, a nested clone): not walked into.
+    Submodule,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -57,6 +68,10 @@ impl std::fmt::Display for SkipReason {
             SkipReason::Minified => f.write_str("minified"),
             SkipReason::Generated => f.write_str("generated"),
             SkipReason::Unreadable { message } => write!(f, "unreadable: {message}"),
+            SkipReason::Secret { what } => write!(f, "withheld as a secret: {what}"),
+            SkipReason::Submodule => {
+                f.write_str("a submodule or nested repository, not walked into")
+            }
         }
     }
 }
@@ -101,7 +116,23 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
     let include = matcher(root, &opts.include)?;
     let exclude = matcher(root, &opts.exclude)?;
     let found = Mutex::new(Walk::default());
+    // Directories with their own `.git` (submodules, nested clones, linked worktrees) belong to another
+    // history: they are recorded and not entered.
+    let nested: Arc<Mutex<Vec<String>>> = Arc::default();
+    let seen = Arc::clone(&nested);
+    let top = root.to_path_buf();
     let mut builder = WalkBuilder::new(root);
+    builder.filter_entry(move |entry| {
+        let is_nested = entry.depth() > 0
+            && entry.file_type().is_some_and(|t| t.is_dir())
+            && std::fs::symlink_metadata(entry.path().join(".git")).is_ok();
+        if is_nested {
+            if let Some(path) = relative(&top, entry.path()) {
+                seen.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+            }
+        }
+        !is_nested
+    });
     builder
         .hidden(true)
         .parents(false)
@@ -117,8 +148,21 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
         let include = &include;
         let exclude = &exclude;
         Box::new(move |entry| {
-            let Ok(entry) = entry else {
-                return WalkState::Continue;
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    // A directory or file that vanished or cannot be read during the walk: say so.
+                    if let Some(path) = error_path(&e).and_then(|p| relative(root, p)) {
+                        let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+                        found.skipped.push(Skipped {
+                            path,
+                            reason: SkipReason::Unreadable {
+                                message: error_message(&e),
+                            },
+                        });
+                    }
+                    return WalkState::Continue;
+                }
             };
             if !entry.file_type().is_some_and(|t| t.is_file()) {
                 return WalkState::Continue;
@@ -146,6 +190,11 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
         })
     });
     let mut walk = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    let nested = std::mem::take(&mut *nested.lock().unwrap_or_else(|e| e.into_inner()));
+    walk.skipped.extend(nested.into_iter().map(|path| Skipped {
+        path,
+        reason: SkipReason::Submodule,
+    }));
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     walk.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(walk)
@@ -177,6 +226,29 @@ fn matcher(root: &Path, globs: &[String]) -> Result<Gitignore, WalkError> {
         glob: globs.join(" "),
         message: e.to_string(),
     })
+}
+
+/// The path an `ignore` error is about, if it names one.
+fn error_path(e: &ignore::Error) -> Option<&Path> {
+    match e {
+        ignore::Error::WithPath { path, .. } => Some(path),
+        ignore::Error::WithDepth { err, .. } | ignore::Error::WithLineNumber { err, .. } => {
+            error_path(err)
+        }
+        ignore::Error::Loop { child, .. } => Some(child),
+        _ => None,
+    }
+}
+
+/// The innermost message of an `ignore` error (without the path, which is reported beside it).
+fn error_message(e: &ignore::Error) -> String {
+    match e {
+        ignore::Error::WithPath { err, .. }
+        | ignore::Error::WithDepth { err, .. }
+        | ignore::Error::WithLineNumber { err, .. } => error_message(err),
+        ignore::Error::Io(io) => io.to_string(),
+        other => other.to_string(),
+    }
 }
 
 fn relative(root: &Path, path: &Path) -> Option<String> {

@@ -220,8 +220,21 @@ pub fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
             if path.file_name().is_some_and(|n| n == ".git") {
                 continue;
             }
-            if entry.file_type().unwrap().is_dir() {
+            let kind = entry.file_type().unwrap();
+            if kind.is_dir() {
                 stack.push(path);
+            } else if !kind.is_file() {
+                // Links by their target; FIFOs and devices by their kind (reading a FIFO would block).
+                let rel = path
+                    .strip_prefix(root)
+                    .unwrap()
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let what = match std::fs::read_link(&path) {
+                    Ok(target) => format!("-> {}", target.display()),
+                    Err(_) => "<special file>".into(),
+                };
+                out.insert(rel, what.into_bytes());
             } else {
                 let rel = path
                     .strip_prefix(root)

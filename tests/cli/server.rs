@@ -6,6 +6,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::thread;
+use std::time::Duration;
 
 /// One scripted answer.
 #[derive(Clone)]
@@ -20,6 +21,22 @@ pub enum Reply {
     },
     /// A streamed body cut after `bytes` bytes: the connection closes mid-stream.
     Cut { body: String, bytes: usize },
+    /// A streamed body that stops after `bytes` bytes with the connection left open for `hold`.
+    Stall {
+        body: String,
+        bytes: usize,
+        hold: Duration,
+    },
+    /// A streamed body after which the connection is reset (TCP RST), not closed.
+    Reset { body: String, bytes: usize },
+    /// Nothing for `delay`, then `then` (a server slow to send its headers, e.g. during a prefill).
+    Slow { delay: Duration, then: Box<Reply> },
+    /// These bytes as the whole answer, no HTTP framing of ours.
+    Raw(Vec<u8>),
+    /// A 200 SSE stream repeating `chunk` until the client hangs up (a model that never stops).
+    Endless { chunk: String },
+    /// A redirect to `location`.
+    Redirect { status: u16, location: String },
 }
 
 impl Reply {
@@ -109,6 +126,33 @@ impl TestServer {
         TestServer::start(routes)
     }
 
+    /// An Ollama server (version, tags, show, /v1/models) whose `/api/chat` answers `chat`.
+    pub fn ollama(chat: Reply) -> TestServer {
+        let mut routes = HashMap::new();
+        routes.insert(
+            "GET /api/version".to_string(),
+            Reply::json(200, r#"{"version":"0.34.1"}"#),
+        );
+        routes.insert(
+            "GET /api/tags".to_string(),
+            Reply::json(200, r#"{"models":[{"name":"qwen2.5-coder:7b"}]}"#),
+        );
+        routes.insert(
+            "GET /api/ps".to_string(),
+            Reply::json(200, r#"{"models":[]}"#),
+        );
+        routes.insert("POST /api/show".to_string(), Reply::json(200, "{}"));
+        routes.insert(
+            "GET /v1/models".to_string(),
+            Reply::json(
+                200,
+                r#"{"object":"list","data":[{"id":"qwen2.5-coder:7b"}]}"#,
+            ),
+        );
+        routes.insert("POST /api/chat".to_string(), chat);
+        TestServer::start(routes)
+    }
+
     pub fn requests(&self) -> Vec<Request> {
         self.requests.lock().unwrap().clone()
     }
@@ -161,11 +205,53 @@ fn serve(stream: TcpStream, routes: &HashMap<String, Reply>, log: &Mutex<Vec<Req
         content_type: "application/json",
         body: r#"{"error":{"message":"not found"}}"#.into(),
     });
-    while let Reply::Func(f) = reply {
-        reply = f(&request);
+    loop {
+        match reply {
+            Reply::Func(f) => reply = f(&request),
+            Reply::Slow { delay, then } => {
+                thread::sleep(delay);
+                reply = *then;
+            }
+            _ => break,
+        }
     }
+    const SSE_HEAD: &str =
+        "HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n";
     match reply {
-        Reply::Func(_) => unreachable!("resolved above"),
+        Reply::Func(_) | Reply::Slow { .. } => unreachable!("resolved above"),
+        Reply::Stall { body, bytes, hold } => {
+            let _ = stream.write_all(SSE_HEAD.as_bytes());
+            let _ = stream.write_all(&body.as_bytes()[..bytes.min(body.len())]);
+            let _ = stream.flush();
+            thread::sleep(hold);
+        }
+        Reply::Reset { body, bytes } => {
+            let _ = stream.write_all(SSE_HEAD.as_bytes());
+            let _ = stream.write_all(&body.as_bytes()[..bytes.min(body.len())]);
+            let _ = stream.flush();
+            thread::sleep(Duration::from_millis(100));
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+            return;
+        }
+        Reply::Raw(bytes) => {
+            let _ = stream.write_all(&bytes);
+        }
+        Reply::Endless { chunk } => {
+            let _ = stream.write_all(SSE_HEAD.as_bytes());
+            // Bounded so a test that forgets its client cannot spin forever.
+            for _ in 0..10_000_000 {
+                if stream.write_all(chunk.as_bytes()).is_err() {
+                    break;
+                }
+            }
+        }
+        Reply::Redirect { status, location } => {
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} Moved\r\nLocation: {location}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+        }
         Reply::Full {
             status,
             content_type,

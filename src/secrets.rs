@@ -1,0 +1,678 @@
+//! Secrets never go into a prompt by accident. Pure: a file's name says whether the file itself is a secret
+//! ([`secret_file`]: `.env`, private keys, credential stores), and its text is scanned for secrets inside it
+//! ([`scan`]: private key blocks, the tokens of the common providers, password and token assignments, passwords
+//! in URLs, high-entropy values in configuration files). [`redact`] replaces each finding with a visible
+//! placeholder, so the model sees that something was there and never what.
+//!
+//! A model that edits a redacted line writes the placeholder in its context lines, which no longer match the
+//! file on disk: such a hunk is rejected, never applied over the real secret.
+
+use std::sync::LazyLock;
+
+use regex::Regex;
+use serde::Serialize;
+
+use crate::repo::walk::{Candidate, SkipReason, Skipped};
+
+/// What a finding is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Kind {
+    PrivateKey,
+    AwsAccessKey,
+    GithubToken,
+    GitlabToken,
+    SlackToken,
+    SlackWebhook,
+    StripeKey,
+    GoogleApiKey,
+    AnthropicKey,
+    OpenaiKey,
+    HuggingfaceToken,
+    NpmToken,
+    PypiToken,
+    Jwt,
+    UrlPassword,
+    Assignment,
+    HighEntropy,
+}
+
+impl Kind {
+    pub fn label(self) -> &'static str {
+        match self {
+            Kind::PrivateKey => "private key",
+            Kind::AwsAccessKey => "AWS access key",
+            Kind::GithubToken => "GitHub token",
+            Kind::GitlabToken => "GitLab token",
+            Kind::SlackToken => "Slack token",
+            Kind::SlackWebhook => "Slack webhook",
+            Kind::StripeKey => "Stripe key",
+            Kind::GoogleApiKey => "Google API key",
+            Kind::OpenaiKey => "OpenAI key",
+            Kind::AnthropicKey => "Anthropic key",
+            Kind::HuggingfaceToken => "Hugging Face token",
+            Kind::NpmToken => "npm token",
+            Kind::PypiToken => "PyPI token",
+            Kind::Jwt => "JSON web token",
+            Kind::UrlPassword => "password in a URL",
+            Kind::Assignment => "password or token assignment",
+            Kind::HighEntropy => "high-entropy value",
+        }
+    }
+
+    /// The placeholder that replaces a finding of this kind.
+    pub fn placeholder(self) -> String {
+        let tag = serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        format!("[REDACTED:{tag}]")
+    }
+}
+
+/// One secret inside a text: the byte range to redact and the 1-based line where it starts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: Kind,
+    pub line: usize,
+    #[serde(skip)]
+    pub start: usize,
+    #[serde(skip)]
+    pub end: usize,
+}
+
+/// Provider tokens with a recognisable shape; the group named `s` (else the whole match) is the secret.
+static TOKENS: LazyLock<Vec<(Kind, Regex)>> = LazyLock::new(|| {
+    let table: &[(Kind, &str)] = &[
+        (
+            Kind::PrivateKey,
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
+        ),
+        (
+            Kind::AwsAccessKey,
+            r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+        ),
+        (
+            Kind::GithubToken,
+            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b",
+        ),
+        (Kind::GitlabToken, r"\bglpat-[A-Za-z0-9_\-]{20,}"),
+        (Kind::SlackToken, r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
+        (
+            Kind::SlackWebhook,
+            r"https://hooks\.slack\.com/services/[A-Za-z0-9_/]{20,}",
+        ),
+        (Kind::StripeKey, r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b"),
+        (Kind::GoogleApiKey, r"\bAIza[0-9A-Za-z_\-]{35}"),
+        (Kind::AnthropicKey, r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
+        (
+            Kind::OpenaiKey,
+            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]*[A-Za-z0-9]{20,}[A-Za-z0-9_\-]*",
+        ),
+        (Kind::HuggingfaceToken, r"\bhf_[A-Za-z0-9]{30,}\b"),
+        (Kind::NpmToken, r"\bnpm_[A-Za-z0-9]{36}\b"),
+        (Kind::PypiToken, r"\bpypi-AgE[A-Za-z0-9_\-]{50,}"),
+        (
+            Kind::Jwt,
+            r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+        ),
+        (
+            Kind::UrlPassword,
+            r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@]+:(?P<s>[^\s/@]{3,})@[^\s/@]",
+        ),
+    ];
+    table
+        .iter()
+        .map(|(kind, re)| (*kind, Regex::new(re).expect("secret pattern")))
+        .collect()
+});
+
+/// `NAME = value`, `NAME: value`, `"name": "value"`, `name => 'value'` where NAME says password, secret, token,
+/// key or credential.
+static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r#"(?i)(?P<key>[A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[A-Za-z0-9_.\-]*)["']?(?:[ \t]*:[ \t]*[&A-Za-z0-9_<>'\[\], ]{1,40}?)?[ \t]*(?::=|=>|[:=])[ \t]*(?P<q>["'`]?)(?P<s>[^\s"'`,;]+)"#,
+    )
+    .expect("assignment pattern")
+});
+
+/// A candidate high-entropy value in a configuration file: a long run of token characters.
+static WORD: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"[A-Za-z0-9+/_\-]{24,}={0,2}").expect("word pattern"));
+
+/// Is this file a secret by its name alone? The reason, when it is.
+pub fn secret_file(path: &str) -> Option<&'static str> {
+    let name = path.rsplit('/').next().unwrap_or(path);
+    let lower = name.to_ascii_lowercase();
+    if lower == ".env" || lower.starts_with(".env.") || lower.ends_with(".env") {
+        let example = [
+            "example", "sample", "template", "dist", "defaults", "schema",
+        ]
+        .iter()
+        .any(|w| lower.contains(w));
+        return (!example).then_some("environment file");
+    }
+    if matches!(
+        lower.as_str(),
+        "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" | "id_ecdsa_sk" | "id_ed25519_sk"
+    ) {
+        return Some("SSH private key");
+    }
+    let ext = lower.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    if matches!(
+        ext,
+        "pem" | "key" | "p12" | "pfx" | "jks" | "keystore" | "ppk" | "kdbx" | "gpg" | "age"
+    ) {
+        return Some("key or certificate store");
+    }
+    if matches!(
+        lower.as_str(),
+        "credentials"
+            | "credentials.json"
+            | "credentials.yml"
+            | "credentials.yaml"
+            | "credentials.xml"
+            | ".git-credentials"
+            | ".netrc"
+            | "_netrc"
+            | ".pgpass"
+            | ".htpasswd"
+            | ".pypirc"
+            | "secrets.yml"
+            | "secrets.yaml"
+            | "secrets.json"
+            | "secrets.toml"
+            | "master.key"
+    ) || ext == "tfstate"
+        || lower.ends_with(".tfstate.backup")
+    {
+        return Some("credentials file");
+    }
+    None
+}
+
+/// Configuration-like files, where a long random value is a secret far more often than not.
+fn is_config(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    let ext = name.rsplit_once('.').map(|(_, e)| e).unwrap_or("");
+    matches!(
+        ext,
+        "env"
+            | "ini"
+            | "cfg"
+            | "conf"
+            | "config"
+            | "properties"
+            | "yaml"
+            | "yml"
+            | "toml"
+            | "json"
+            | "xml"
+            | "tf"
+            | "tfvars"
+            | "hcl"
+            | "npmrc"
+            | "envrc"
+    ) || name.starts_with(".env")
+        || name.starts_with("docker-compose")
+        || name == "dockerfile"
+        || name == ".npmrc"
+        || name == ".envrc"
+}
+
+/// Shannon entropy of a string in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// A value that stands for a secret rather than being one: a variable, a call, a placeholder.
+fn is_reference(value: &str) -> bool {
+    let v = value.trim_matches(|c| c == '"' || c == '\'' || c == '`');
+    let lower = v.to_ascii_lowercase();
+    v.starts_with('$')
+        || v.starts_with('<')
+        || v.starts_with('{')
+        || v.starts_with('%')
+        || v.starts_with('[')
+        || v.starts_with('*')
+        || v.contains('(')
+        || lower.starts_with("process.env")
+        || lower.starts_with("os.environ")
+        || lower.starts_with("env.")
+        || lower.starts_with("secrets.")
+        || lower.starts_with("vault:")
+        || lower.starts_with("[redacted")
+        || lower.contains("xxxx")
+        || lower.starts_with("your")
+        || lower.starts_with("change")
+        || lower.starts_with("example")
+        || lower.starts_with("dummy")
+        || lower.starts_with("placeholder")
+        || matches!(
+            lower.as_str(),
+            "null" | "none" | "nil" | "true" | "false" | "undefined" | "required" | "optional"
+        )
+}
+
+/// Does an assignment's value look like a real secret? Quoted or in a configuration file; long enough; not an
+/// identifier path (`self.password`), a reference or a placeholder.
+fn is_secret_value(value: &str, quoted: bool, config: bool) -> bool {
+    if value.len() < 6 || is_reference(value) {
+        return false;
+    }
+    if !quoted && !config {
+        // Unquoted in code is an expression: `token = next_token`, `password: String`.
+        return false;
+    }
+    let identifier_path = value
+        .split(['.', ':'])
+        .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        && value.contains(['.', ':']);
+    if identifier_path && !quoted {
+        return false;
+    }
+    let varied = value.chars().any(|c| c.is_ascii_digit())
+        || value.chars().any(|c| !c.is_ascii_alphanumeric())
+        || value.len() >= 16;
+    // A plain word in a configuration file (`password: required`, `token: bearer`) is a setting, not a secret.
+    varied
+        && !value
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '_' || c == '-')
+}
+
+/// Every secret found in `text` (the file at `path`), ordered by position, not overlapping.
+pub fn scan(path: &str, text: &str) -> Vec<Finding> {
+    let config = is_config(path);
+    let mut spans: Vec<(usize, usize, Kind)> = Vec::new();
+    for (kind, re) in TOKENS.iter() {
+        for caps in re.captures_iter(text) {
+            let m = caps
+                .name("s")
+                .unwrap_or_else(|| caps.get(0).expect("match"));
+            spans.push((m.start(), m.end(), *kind));
+        }
+    }
+    for caps in ASSIGNMENT.captures_iter(text) {
+        let (Some(value), quote) = (caps.name("s"), caps.name("q")) else {
+            continue;
+        };
+        let quoted = quote.is_some_and(|q| !q.as_str().is_empty());
+        if is_secret_value(value.as_str(), quoted, config) {
+            spans.push((value.start(), value.end(), Kind::Assignment));
+        }
+    }
+    if config {
+        for m in WORD.find_iter(text) {
+            let w = m.as_str();
+            let mixed = w.chars().any(|c| c.is_ascii_uppercase())
+                && w.chars().any(|c| c.is_ascii_lowercase())
+                && w.chars().any(|c| c.is_ascii_digit());
+            if mixed && entropy(w) >= 4.2 && !w.contains("REDACTED") {
+                spans.push((m.start(), m.end(), Kind::HighEntropy));
+            }
+        }
+    }
+    // Earliest first; at one start the longest; the more specific kind (lower in the enum) on a tie.
+    spans.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2)));
+    let mut out: Vec<Finding> = Vec::new();
+    let mut line = 1;
+    let mut counted = 0;
+    for (start, end, kind) in spans {
+        if out.last().is_some_and(|f| start < f.end) {
+            // Overlaps the previous finding: extend it if it reaches further.
+            if let Some(last) = out.last_mut() {
+                last.end = last.end.max(end);
+            }
+            continue;
+        }
+        line += text.as_bytes()[counted..start]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count();
+        counted = start;
+        out.push(Finding {
+            kind,
+            line,
+            start,
+            end,
+        });
+    }
+    out
+}
+
+/// `text` with every finding replaced by its placeholder. Findings must come from [`scan`] of the same text.
+pub fn redact(text: &str, findings: &[Finding]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    for f in findings {
+        if f.start < at
+            || f.end > text.len()
+            || !text.is_char_boundary(f.start)
+            || !text.is_char_boundary(f.end)
+        {
+            continue;
+        }
+        out.push_str(&text[at..f.start]);
+        out.push_str(&f.kind.placeholder());
+        at = f.end;
+    }
+    out.push_str(&text[at..]);
+    out
+}
+
+/// What was kept out of the prompt.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Withheld {
+    /// Files left out whole, with the reason.
+    pub files: Vec<WithheldFile>,
+    /// Secrets replaced by placeholders inside files that were kept.
+    pub redactions: Vec<Redaction>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct WithheldFile {
+    pub path: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Redaction {
+    pub path: String,
+    pub line: usize,
+    pub kind: Kind,
+}
+
+impl Withheld {
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty() && self.redactions.is_empty()
+    }
+
+    /// Add what another scan withheld.
+    pub fn merge(&mut self, other: Withheld) {
+        self.files.extend(other.files);
+        self.redactions.extend(other.redactions);
+    }
+
+    /// How many files had something redacted.
+    pub fn redacted_files(&self) -> usize {
+        let mut paths: Vec<&str> = self.redactions.iter().map(|r| r.path.as_str()).collect();
+        paths.dedup();
+        paths.len()
+    }
+}
+
+/// Take secret files out of `files` (into `skipped`, reason [`SkipReason::Secret`]) and redact the secrets
+/// inside the others, in place. Files are scanned in parallel; the result is in path order.
+pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withheld {
+    let mut out = Withheld::default();
+    let mut kept = Vec::with_capacity(files.len());
+    for file in files.drain(..) {
+        match secret_file(&file.path) {
+            Some(reason) => {
+                out.files.push(WithheldFile {
+                    path: file.path.clone(),
+                    reason: reason.to_string(),
+                });
+                skipped.push(Skipped {
+                    path: file.path,
+                    reason: SkipReason::Secret {
+                        what: reason.to_string(),
+                    },
+                });
+            }
+            None => kept.push(file),
+        }
+    }
+    skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
+    let chunk = kept.len().div_ceil(threads).max(1);
+    let found: Vec<Vec<Finding>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = kept
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|f| scan(&f.path, &f.text))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    for (file, findings) in kept.iter_mut().zip(found) {
+        if findings.is_empty() {
+            continue;
+        }
+        file.text = redact(&file.text, &findings);
+        out.redactions
+            .extend(findings.into_iter().map(|f| Redaction {
+                path: file.path.clone(),
+                line: f.line,
+                kind: f.kind,
+            }));
+    }
+    *files = kept;
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn withholding_a_walk() {
+        let cand = |path: &str, text: &str| Candidate {
+            path: path.into(),
+            text: text.into(),
+        };
+        let mut files = vec![
+            cand(".env", "A=1\n"),
+            cand("config/app.yml", "password: \"hunter2-long\"\n"),
+            cand("src/main.rs", "fn main() {}\n"),
+        ];
+        let mut skipped = Vec::new();
+        let withheld = withhold(&mut files, &mut skipped);
+        assert_eq!(files.len(), 2);
+        assert_eq!(skipped[0].path, ".env");
+        assert!(matches!(skipped[0].reason, SkipReason::Secret { .. }));
+        assert_eq!(files[0].text, "password: \"[REDACTED:assignment]\"\n");
+        assert_eq!(files[1].text, "fn main() {}\n");
+        assert_eq!(withheld.files.len(), 1);
+        assert_eq!(
+            withheld.redactions,
+            [Redaction {
+                path: "config/app.yml".into(),
+                line: 1,
+                kind: Kind::Assignment
+            }]
+        );
+        assert_eq!(withheld.redacted_files(), 1);
+    }
+
+    fn kinds(path: &str, text: &str) -> Vec<Kind> {
+        scan(path, text).into_iter().map(|f| f.kind).collect()
+    }
+
+    #[test]
+    fn files_that_are_secrets_by_name() {
+        for path in [
+            ".env",
+            "app/.env.local",
+            ".env.production",
+            "prod.env",
+            "deploy/server.pem",
+            "tls.key",
+            "home/.ssh/id_rsa",
+            "id_ed25519",
+            ".aws/credentials",
+            "config/credentials.json",
+            ".netrc",
+            ".git-credentials",
+            "config/secrets.yml",
+            "terraform.tfstate",
+            "store.p12",
+        ] {
+            assert!(secret_file(path).is_some(), "{path}");
+        }
+        for path in [
+            ".env.example",
+            ".env.sample",
+            "env.template",
+            "src/main.rs",
+            "id_rsa.pub",
+            "docs/keys.md",
+            "src/secrets.rs",
+            "environment.ts",
+        ] {
+            assert_eq!(secret_file(path), None, "{path}");
+        }
+    }
+
+    #[test]
+    fn provider_tokens() {
+        let cases = [
+            ("AKIAIOSFODNN7EXAMPLE", Kind::AwsAccessKey),
+            (
+                "ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789",
+                Kind::GithubToken,
+            ),
+            (
+                "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyz",
+                Kind::GithubToken,
+            ),
+            ("glpat-abcdefghij0123456789", Kind::GitlabToken),
+            ("xoxb-1234567890-abcdefghijkl", Kind::SlackToken),
+            ("sk_live_abcdefghijklmnop1234", Kind::StripeKey),
+            (
+                "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+                Kind::GoogleApiKey,
+            ),
+            (
+                "sk-proj-abcdefghijklmnopqrstuvwxyz0123456789",
+                Kind::OpenaiKey,
+            ),
+            (
+                "sk-ant-api03-abcdefghijklmnopqrstuvwxyz0123",
+                Kind::AnthropicKey,
+            ),
+            (
+                "hf_abcdefghijklmnopqrstuvwxyzABCDEFGH",
+                Kind::HuggingfaceToken,
+            ),
+            ("npm_abcdefghijklmnopqrstuvwxyz0123456789", Kind::NpmToken),
+            (
+                "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
+                Kind::Jwt,
+            ),
+        ];
+        for (token, kind) in cases {
+            let text = format!("let x = call({token});\n");
+            assert_eq!(kinds("src/lib.rs", &text), [kind], "{token}");
+            let redacted = redact(&text, &scan("src/lib.rs", &text));
+            assert!(!redacted.contains(token), "{redacted}");
+            assert!(redacted.contains("[REDACTED:"), "{redacted}");
+        }
+    }
+
+    #[test]
+    fn private_key_blocks_are_redacted_whole() {
+        let text = "before\n-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmU\nAAAA\n-----END OPENSSH PRIVATE KEY-----\nafter\n";
+        let found = scan("notes.md", text);
+        assert_eq!(found.len(), 1);
+        assert_eq!((found[0].kind, found[0].line), (Kind::PrivateKey, 2));
+        assert_eq!(
+            redact(text, &found),
+            "before\n[REDACTED:private-key]\nafter\n"
+        );
+        // An unterminated block is redacted to the end.
+        let cut = "x\n-----BEGIN RSA PRIVATE KEY-----\nMIIEow\n";
+        assert_eq!(
+            redact(cut, &scan("a.txt", cut)),
+            "x\n[REDACTED:private-key]"
+        );
+    }
+
+    #[test]
+    fn assignments_in_env_and_config_files() {
+        let env = "DATABASE_URL=postgres://app:s3cr3t-pw@db.internal:5432/app\nAPI_TOKEN=abc123def456\nDEBUG=true\nPASSWORD=\nSECRET_KEY=${FROM_VAULT}\n";
+        let found = scan(".env.example", env);
+        let red = redact(env, &found);
+        assert!(!red.contains("s3cr3t-pw"), "{red}");
+        assert!(!red.contains("abc123def456"), "{red}");
+        assert!(red.contains("DEBUG=true"), "{red}");
+        assert!(red.contains("SECRET_KEY=${FROM_VAULT}"), "{red}");
+        assert_eq!(found[0].line, 1);
+        assert_eq!(found[1].line, 2);
+
+        let yaml = "db:\n  password: \"Tr0ub4dor&3\"\n  user: app\n  token_header: Authorization\n  required_password: required\n";
+        let red = redact(yaml, &scan("config/app.yml", yaml));
+        assert!(!red.contains("Tr0ub4dor&3"), "{red}");
+        assert!(red.contains("Authorization"), "{red}");
+        assert!(red.contains("required_password: required"), "{red}");
+
+        let json = r#"{"client_secret": "9f8e7d6c5b4a", "name": "demo"}"#;
+        let red = redact(json, &scan("settings.json", json));
+        assert!(
+            !red.contains("9f8e7d6c5b4a") && red.contains("demo"),
+            "{red}"
+        );
+    }
+
+    #[test]
+    fn code_that_only_names_secrets_is_left_alone() {
+        let code = "fn login(password: &str, token: Token) {\n    let token = next_token(password);\n    self.api_key = config.api_key;\n    let secret = env::var(\"SECRET\")?;\n}\n";
+        assert_eq!(kinds("src/auth.rs", code), []);
+        // A quoted literal in code is a secret.
+        let code = "const API_KEY: &str = \"q8Zr2LmX0pWv\";\n";
+        assert_eq!(kinds("src/auth.rs", code), [Kind::Assignment]);
+    }
+
+    #[test]
+    fn high_entropy_values_only_in_config_files() {
+        let value = "Zx9Qm2Lk8Vb4Nw7Rt1Yp6Hs3Jd5Gf0Ae";
+        let conf =
+            format!("[service]\nsigning = {value}\nname = a-very-long-but-ordinary-setting-name\n");
+        assert_eq!(kinds("service.ini", &conf), [Kind::HighEntropy]);
+        assert_eq!(kinds("src/lib.rs", &format!("// {value}\n")), []);
+        // Hex digests and ordinary words stay.
+        let digest = "checksum = \"3f786850e387550fdab836ed7e6dc881de23001b\"\n";
+        assert_eq!(kinds("deps.toml", digest), []);
+    }
+
+    #[test]
+    fn findings_do_not_overlap_and_redaction_is_exact() {
+        let text = "token: \"ghp_aBcDeFgHiJkLmNoPqRsTuVwXyZ0123456789\"\nrest\n";
+        let found = scan("ci.yml", text);
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].kind, Kind::GithubToken);
+        assert_eq!(
+            redact(text, &found),
+            "token: \"[REDACTED:github-token]\"\nrest\n"
+        );
+        assert_eq!(redact("plain\n", &scan("a.yml", "plain\n")), "plain\n");
+    }
+
+    #[test]
+    fn multibyte_text_is_safe() {
+        let text = "pässwörd = \"ünïcödé-sécret-123\"\nclé: 😀😀😀😀😀😀😀😀😀😀\n";
+        let found = scan("a.yml", text);
+        let red = redact(text, &found);
+        assert!(red.is_char_boundary(red.len()));
+    }
+}
