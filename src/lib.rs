@@ -59,6 +59,7 @@ where
         Some(Command::Pack(pack)) => commands::pack::run(pack, env, io),
         Some(Command::Apply(apply)) => commands::apply::run(apply, env, io),
         Some(Command::Servers(servers)) => commands::servers::run(servers, env, io),
+        Some(Command::Undo(undo)) => commands::undo::run(undo, env, io),
         None => commands::single::run(&args.run, env, io),
     }
 }

@@ -69,6 +69,7 @@ fn apply(
     let tail = Tail {
         outcome: &args.outcome,
         request: &request,
+        model: None,
         truncated: false,
         must_confirm: false,
     };

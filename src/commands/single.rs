@@ -197,6 +197,7 @@ fn single_pass(
     let tail = Tail {
         outcome: &args.outcome,
         request,
+        model: Some(&server.model),
         truncated: reply.truncated(),
         must_confirm: truncated_prompt.is_some(),
     };
