@@ -248,6 +248,13 @@ pub fn apply(
     opts: &Options,
 ) -> Result<Applied, ApplyError> {
     let repo = open(root)?;
+    let mut steps = steps(changes, masks);
+    // A file saved since the change was checked against it is refused first, by name.
+    for s in &steps {
+        if read_current(&root.join(&s.path)).as_deref() != s.expect.as_deref().map(str::as_bytes) {
+            return Err(ApplyError::Changed(s.path.clone()));
+        }
+    }
     let text = crate::patch::git_diff(changes, masks);
     let diff = git2::Diff::from_buffer(text.as_bytes())
         .map_err(|e| ApplyError::Diff(e.message().to_string()))?;
@@ -268,7 +275,6 @@ pub fn apply(
         None => None,
     };
 
-    let mut steps = steps(changes, masks);
     for s in &mut steps {
         s.mode = file_mode(&root.join(&s.path));
     }
@@ -294,10 +300,21 @@ pub fn apply(
         commit: None,
     };
     let record_path = record_path(&repo);
-    // The record goes first: whatever happens next, the prior contents are on disk.
+    // The record goes first: whatever happens next, the prior contents are on disk. If nothing ends up
+    // applied, the record of the application before comes back.
+    let previous = std::fs::read(&record_path).ok();
+    let put_back_record = || {
+        let _ = match &previous {
+            Some(bytes) => std::fs::write(&record_path, bytes),
+            None => std::fs::remove_file(&record_path),
+        };
+    };
     write_record(&record_path, &record)?;
 
-    transact(root, &steps, opts.faults)?;
+    if let Err(e) = transact(root, &steps, opts.faults) {
+        put_back_record();
+        return Err(e);
+    }
 
     let restore = |e: ApplyError| -> ApplyError {
         let back: Vec<Step> = steps
@@ -314,7 +331,7 @@ pub fn apply(
         if let Some(entries) = &index_before {
             let _ = restore_index(&repo, entries);
         }
-        let _ = std::fs::remove_file(&record_path);
+        put_back_record();
         e
     };
     if index_too {
@@ -727,7 +744,8 @@ fn transact(root: &Path, steps: &[Step], faults: Faults) -> Result<(), ApplyErro
         } else {
             match &temps[i] {
                 Some(tmp) => std::fs::rename(tmp, &target),
-                None => std::fs::remove_file(&target),
+                // As git does, a directory left empty by a deletion goes too.
+                None => std::fs::remove_file(&target).map(|_| prune_empty_dirs(&target, root)),
             }
         };
         if let Err(e) = result {
@@ -754,7 +772,10 @@ fn transact(root: &Path, steps: &[Step], faults: Faults) -> Result<(), ApplyErro
             let _ = match &s.expect {
                 Some(old) => {
                     let tmp = temp_name(&target, usize::MAX);
-                    write_synced(&tmp, old.as_bytes())
+                    target
+                        .parent()
+                        .map_or(Ok(()), std::fs::create_dir_all)
+                        .and_then(|_| write_synced(&tmp, old.as_bytes()))
                         .and_then(|_| set_mode(&tmp, s.mode))
                         .and_then(|_| std::fs::rename(&tmp, &target))
                 }
@@ -764,6 +785,17 @@ fn transact(root: &Path, steps: &[Step], faults: Faults) -> Result<(), ApplyErro
         cleanup(&temps, &created_dirs);
     }
     outcome
+}
+
+/// Remove the empty directories above `path`, up to (not including) `root`.
+fn prune_empty_dirs(path: &Path, root: &Path) {
+    let mut at = path.parent();
+    while let Some(dir) = at {
+        if dir == root || !dir.starts_with(root) || std::fs::remove_dir(dir).is_err() {
+            break;
+        }
+        at = dir.parent();
+    }
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -9,6 +9,7 @@ mod bad_input;
 mod config;
 mod llama_real;
 mod pack_cmd;
+mod review;
 mod servers;
 mod single_pass;
 
