@@ -596,6 +596,16 @@ fn read_current(path: &Path) -> Option<Vec<u8>> {
     }
 }
 
+/// The git mode of a file on disk: 100755 when it is executable, 100644 otherwise; None when it is missing.
+pub fn git_mode(path: &Path) -> Option<u32> {
+    let mode = file_mode(path)?;
+    Some(if mode & 0o111 != 0 {
+        0o100755
+    } else {
+        0o100644
+    })
+}
+
 #[cfg(unix)]
 fn file_mode(path: &Path) -> Option<u32> {
     use std::os::unix::fs::PermissionsExt;

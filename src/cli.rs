@@ -190,7 +190,7 @@ pub struct OutcomeOpts {
     pub yes: bool,
 
     /// Go straight to the hunk-by-hunk review (y/n/a/d/s/e/q), instead of the apply-all/review/patch/quit choice
-    #[arg(long, overrides_with = "no_review")]
+    #[arg(long, overrides_with = "no_review", conflicts_with = "yes")]
     pub review: bool,
 
     /// Start with the apply-all/review/patch/quit choice (undoes --review)

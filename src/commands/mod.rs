@@ -181,7 +181,12 @@ pub fn review_and_apply(
         },
     };
     let mut preview = Vec::new();
-    render::preview(&mut preview, &changes, palette).map_err(|e| Error::Output(e.to_string()))?;
+    let modes: Vec<Option<u32>> = changes
+        .iter()
+        .map(|c| crate::apply::git_mode(&cfg.root.join(c.old_path.as_deref().unwrap_or(&c.path))))
+        .collect();
+    render::preview(&mut preview, &changes, &modes, palette)
+        .map_err(|e| Error::Output(e.to_string()))?;
 
     if out.dry_run {
         return write_patch(
@@ -220,6 +225,7 @@ pub fn review_and_apply(
             editor: interactive::editor(env),
             edit_file: git_dir.join("onepass").join("EDIT_HUNK.diff"),
             counted: &counted,
+            root: &cfg.root,
         };
         let terminal = |e: std::io::Error| Error::Terminal(e.to_string());
         let choice = if out.review {

@@ -39,6 +39,8 @@ pub struct Dialogue<'a> {
     pub edit_file: PathBuf,
     /// Files and hunks counted for the questions, e.g. "3 hunks to 2 files".
     pub counted: &'a str,
+    /// The repository's working tree (for the files' modes).
+    pub root: &'a Path,
 }
 
 fn key_char(key: Key) -> Option<char> {
@@ -113,7 +115,13 @@ impl Dialogue<'_> {
             if shown_file != Some(unit.file) {
                 let mut t = &self.term;
                 writeln!(t)?;
-                render::file_header(&mut t, &session.files[unit.file], self.palette)?;
+                let file = &session.files[unit.file];
+                let mode = crate::apply::git_mode(
+                    &self
+                        .root
+                        .join(file.old_path.as_deref().unwrap_or(&file.path)),
+                );
+                render::file_header(&mut t, file, mode, self.palette)?;
                 shown_file = Some(unit.file);
             }
             self.show_unit(session, unit)?;

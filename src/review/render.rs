@@ -79,12 +79,18 @@ pub fn diffstat(changes: &[FileChange]) -> Vec<(String, usize, usize)> {
         .collect()
 }
 
-/// Write the diffstat and every file's header and hunks.
-pub fn preview(out: &mut dyn Write, changes: &[FileChange], palette: Palette) -> io::Result<()> {
+/// Write the diffstat and every file's header and hunks. `modes[i]` is the git mode of `changes[i]`'s file
+/// as it is now (e.g. `0o100755`), when known.
+pub fn preview(
+    out: &mut dyn Write,
+    changes: &[FileChange],
+    modes: &[Option<u32>],
+    palette: Palette,
+) -> io::Result<()> {
     write_diffstat(out, changes, palette)?;
     writeln!(out)?;
-    for change in changes {
-        file_header(out, change, palette)?;
+    for (i, change) in changes.iter().enumerate() {
+        file_header(out, change, modes.get(i).copied().flatten(), palette)?;
         let mut offset = 0isize;
         for i in 0..change.hunks.len() {
             let shown = hunks::show(change, i, offset);
@@ -130,8 +136,15 @@ pub fn write_diffstat(
     )
 }
 
-/// `diff --git`, then what happens to the file (new, deleted, renamed, mode), then `---`/`+++`.
-pub fn file_header(out: &mut dyn Write, change: &FileChange, palette: Palette) -> io::Result<()> {
+/// `diff --git`, then what happens to the file (new, deleted with its mode, renamed), then
+/// `---`/`+++`.
+pub fn file_header(
+    out: &mut dyn Write,
+    change: &FileChange,
+    mode: Option<u32>,
+    palette: Palette,
+) -> io::Result<()> {
+    let mode = mode.unwrap_or(0o100644);
     let old = change.old_path.as_deref().unwrap_or(&change.path);
     writeln!(
         out,
@@ -144,7 +157,11 @@ pub fn file_header(out: &mut dyn Write, change: &FileChange, palette: Palette) -
             ("/dev/null".to_string(), format!("b/{}", change.path))
         }
         ChangeKind::Delete => {
-            writeln!(out, "{}", palette.file_header("deleted file mode 100644"))?;
+            writeln!(
+                out,
+                "{}",
+                palette.file_header(&format!("deleted file mode {mode:o}"))
+            )?;
             (format!("a/{old}"), "/dev/null".to_string())
         }
         ChangeKind::Rename => {
@@ -306,7 +323,13 @@ mod tests {
 
     fn render(enabled: bool) -> String {
         let mut out = Vec::new();
-        preview(&mut out, &changes(), Palette { enabled }).unwrap();
+        preview(
+            &mut out,
+            &changes(),
+            &[None, None, Some(0o100755), None],
+            Palette { enabled },
+        )
+        .unwrap();
         String::from_utf8(out).unwrap()
     }
 
