@@ -255,7 +255,12 @@ impl Dialogue<'_> {
                 .iter()
                 .filter(|x| **x == Some(super::Decision::Apply))
                 .count();
-            self.say(&format!("  {}: {accepted} of {} hunks", f.path, d.len()))?;
+            let of = d.len();
+            self.say(&format!(
+                "  {}: {accepted} of {of} hunk{}",
+                f.path,
+                if of == 1 { "" } else { "s" }
+            ))?;
         }
         let prompt = format!(
             "Apply {yes} of {total} hunk{} to {} file{}?",
