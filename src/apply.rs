@@ -764,10 +764,8 @@ fn transact(root: &Path, steps: &[Step], faults: Faults) -> Result<(), ApplyErro
         }
         done.push(i);
         if faults.sigint == Some(i + 1) {
-            let _ = std::process::Command::new("kill")
-                .args(["-INT", &std::process::id().to_string()])
-                .status();
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            // A real signal, delivered to this process as Ctrl-C would be.
+            let _ = signal_hook::low_level::raise(signal_hook::consts::SIGINT);
         }
         if INTERRUPTED.load(Ordering::SeqCst) {
             outcome = Err(ApplyError::Interrupted);
