@@ -564,6 +564,27 @@ fn commit_creates_one_commit_with_the_expected_tree_and_undo_takes_it_back() {
 }
 
 #[test]
+fn undo_refuses_to_take_back_a_commit_the_branch_moved_past() {
+    let case = hello();
+    identity(&case);
+    let run = case
+        .args(&["apply", "-y", "--commit", "-"])
+        .stdin(ADD_VERBOSE_REPLY)
+        .run()
+        .status(0);
+    std::fs::write(run.case.path().join("later.txt"), "later\n").unwrap();
+    git(run.case.path(), &["add", "later.txt"]);
+    git(run.case.path(), &["commit", "-q", "-m", "later"]);
+    run.case
+        .again()
+        .args(&["undo", "--yes"])
+        .run()
+        .status(2)
+        .stderr_has("no longer points to the commit onepass made")
+        .unchanged();
+}
+
+#[test]
 fn commit_without_an_identity_is_refused_before_anything_is_written() {
     hello()
         .args(&["apply", "-y", "--commit", "-"])
@@ -588,6 +609,15 @@ fn stage_applies_to_the_index_too() {
         "src/main.rs\n"
     );
     assert_eq!(git(run.case.path(), &["diff", "--name-only"]), "");
+    // Undo puts the index back too.
+    let run = run
+        .case
+        .again()
+        .args(&["undo", "--yes"])
+        .run()
+        .status(0)
+        .file("src/main.rs", HELLO_MAIN);
+    assert_eq!(git(run.case.path(), &["status", "--porcelain"]), "");
     // --no-stage undoes --stage.
     hello()
         .args(&["apply", "-y", "--stage", "--no-stage", "-"])
