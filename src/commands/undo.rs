@@ -40,10 +40,7 @@ fn undo(args: &UndoArgs, env: &Env, ui: &mut Ui<'_>) -> Result<Outcome, Error> {
             if paths.len() == 1 { "" } else { "s" },
             paths.join(", ")
         );
-        let yes = dialoguer::Confirm::new()
-            .with_prompt(prompt)
-            .default(false)
-            .interact_on(&dialoguer::console::Term::stderr())
+        let yes = crate::review::interactive::confirm(&prompt)
             .map_err(|e| Error::Terminal(e.to_string()))?;
         if !yes {
             ui.status("nothing was restored");

@@ -95,17 +95,9 @@ impl Dialogue<'_> {
         }
     }
 
-    /// A y/n question answered with one key; Esc or Ctrl-C is no.
+    /// A y/n question answered with one key; Esc is no.
     pub fn confirm(&self, prompt: &str) -> io::Result<bool> {
-        let answer = dialoguer::Confirm::new()
-            .with_prompt(prompt)
-            .default(false)
-            .wait_for_newline(false)
-            .interact_on_opt(&self.term)
-            .map_err(|e| match e {
-                dialoguer::Error::IO(e) => e,
-            })?;
-        Ok(answer == Some(true))
+        confirm(prompt)
     }
 
     /// Hunk by hunk until every hunk is decided or the reviewer quits, then the summary and one confirmation.
@@ -274,6 +266,19 @@ impl Dialogue<'_> {
             Ended::Declined
         })
     }
+}
+
+/// A y/n question on standard error answered with one key (for commands without a review, e.g. undo).
+pub fn confirm(prompt: &str) -> io::Result<bool> {
+    let answer = dialoguer::Confirm::new()
+        .with_prompt(prompt)
+        .default(false)
+        .wait_for_newline(false)
+        .interact_on_opt(&Term::stderr())
+        .map_err(|e| match e {
+            dialoguer::Error::IO(e) => e,
+        })?;
+    Ok(answer == Some(true))
 }
 
 /// Run `editor` (a shell command line, as git does) on `file`, on the terminal.

@@ -747,3 +747,26 @@ fn the_json_report_has_the_decisions() {
     assert_eq!(report["outcome"], "written");
     assert!(report["change"]["files"][0]["hunks"][0]["decision"].is_null());
 }
+
+#[test]
+fn undo_asks_on_a_terminal() {
+    let run = hello()
+        .args(&["apply", "-y", "-"])
+        .stdin(ADD_VERBOSE_REPLY)
+        .run()
+        .status(0);
+    let mut pty = Pty::spawn(&run.case, &["undo", "--color", "never"], &[]);
+    pty.answer(
+        "Restore 1 file as they were before the last change (src/main.rs)?",
+        "n",
+    );
+    let (status, out) = pty.finish();
+    assert_eq!(status, 1, "{out}");
+    assert_eq!(read(&run.case, "src/main.rs"), HELLO_MAIN_VERBOSE);
+    let mut pty = Pty::spawn(&run.case, &["undo", "--color", "never"], &[]);
+    pty.answer("(src/main.rs)?", "y");
+    let (status, out) = pty.finish();
+    assert_eq!(status, 0, "{out}");
+    assert!(out.contains("restored 1 file"), "{out}");
+    assert_eq!(read(&run.case, "src/main.rs"), HELLO_MAIN);
+}
