@@ -302,6 +302,8 @@ pub fn apply(
     let record_path = record_path(&repo);
     // The record goes first: whatever happens next, the prior contents are on disk. If nothing ends up
     // applied, the record of the application before comes back.
+    // From here until the change is complete, Ctrl-C only raises a flag that the writes check.
+    let _critical = Critical::enter();
     let previous = std::fs::read(&record_path).ok();
     let put_back_record = || {
         let _ = match &previous {
@@ -497,6 +499,7 @@ pub fn undo(root: &Path, check_only: bool) -> Result<Vec<String>, ApplyError> {
             mode: f.mode,
         })
         .collect();
+    let _critical = Critical::enter();
     transact(root, &back, Faults::default())?;
     if let Some(entries) = &record.index {
         restore_index(&repo, entries)?;
@@ -674,8 +677,9 @@ fn temp_name(path: &Path, n: usize) -> PathBuf {
 /// Replace the files of `steps` all or nothing: write every new version to a temporary file beside its target,
 /// then, checking each target is still exactly as expected, rename them into place; on any failure (or a
 /// signal) put back what was already replaced and remove the temporary files and created directories.
+///
+/// Callers hold a [`Critical`] guard around it (and around whatever must go with it).
 fn transact(root: &Path, steps: &[Step], faults: Faults) -> Result<(), ApplyError> {
-    let _critical = Critical::enter();
     let mut temps: Vec<Option<PathBuf>> = Vec::new();
     let mut created_dirs: Vec<PathBuf> = Vec::new();
     let cleanup = |temps: &[Option<PathBuf>], dirs: &[PathBuf]| {
