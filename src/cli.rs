@@ -42,6 +42,18 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the manual page (roff), e.g. `onepass man > onepass.1`.
     Man,
+    /// Restore the files as they were before the last change onepass applied (and take back its commit).
+    Undo(UndoArgs),
+}
+
+#[derive(Debug, Clone, ClapArgs)]
+pub struct UndoArgs {
+    /// Restore without asking
+    #[arg(short, long)]
+    pub yes: bool,
+
+    #[command(flatten)]
+    pub repo: RepoArgs,
 }
 
 #[derive(Debug, Clone, ClapArgs)]
@@ -298,6 +310,43 @@ pub struct OutcomeOpts {
     /// Apply without asking
     #[arg(short, long)]
     pub yes: bool,
+
+    /// Go straight to the hunk-by-hunk review (y/n/a/d/s/e/q), instead of the apply-all/review/patch/quit choice
+    #[arg(long, overrides_with = "no_review", conflicts_with = "yes")]
+    pub review: bool,
+
+    /// Start with the apply-all/review/patch/quit choice (undoes --review)
+    #[arg(long, overrides_with = "review")]
+    pub no_review: bool,
+
+    /// Apply the change to the index too (like git apply --index)
+    #[arg(long, overrides_with = "no_stage")]
+    pub stage: bool,
+
+    /// Leave the index alone (undoes --stage)
+    #[arg(long, overrides_with = "stage")]
+    pub no_stage: bool,
+
+    /// Commit the applied change on the current branch (message from the request and the model's summary,
+    /// author from git config)
+    #[arg(long, overrides_with = "no_commit")]
+    pub commit: bool,
+
+    /// Do not commit (undoes --commit)
+    #[arg(long, overrides_with = "commit")]
+    pub no_commit: bool,
+
+    /// Apply even when a file the change touches has uncommitted changes (onepass undo restores them)
+    #[arg(long, overrides_with = "no_allow_dirty")]
+    pub allow_dirty: bool,
+
+    /// Refuse to touch files with uncommitted changes (undoes --allow-dirty)
+    #[arg(long, overrides_with = "allow_dirty")]
+    pub no_allow_dirty: bool,
+
+    /// Never send the preview through a pager
+    #[arg(long)]
+    pub no_pager: bool,
 
     /// Print the run report as one JSON object on stdout (the diff preview then goes to stderr)
     #[arg(long)]

@@ -68,6 +68,7 @@ where
         Some(Command::Init(init)) => commands::setup::init(init, env, io),
         Some(Command::Completions(completions)) => commands::setup::completions(completions, io),
         Some(Command::Man) => commands::setup::man(env, io),
+        Some(Command::Undo(undo)) => commands::undo::run(undo, env, io),
         None => commands::single::run(&args.run, env, io),
     }
 }

@@ -116,6 +116,8 @@ pub struct ChangeReport {
     pub rejected: Vec<crate::patch::Rejected>,
     pub dropped: Vec<String>,
     pub summary: Option<String>,
+    /// The commit made with `--commit`.
+    pub commit: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -130,6 +132,11 @@ pub struct HunkReport {
     /// 1-based first line of the hunk in the current file.
     pub line: usize,
     pub level: crate::patch::RepairLevel,
+    /// apply | skip, once decided (`-y`, the review, or "apply all"); null when nothing was decided (a dry
+    /// run, a refusal).
+    pub decision: Option<crate::review::Decision>,
+    /// The reviewer edited the hunk.
+    pub edited: bool,
 }
 
 impl ChangeReport {
@@ -147,6 +154,8 @@ impl ChangeReport {
                         .map(|h| HunkReport {
                             line: h.old_start + 1,
                             level: h.level,
+                            decision: None,
+                            edited: false,
                         })
                         .collect(),
                 })
@@ -154,6 +163,31 @@ impl ChangeReport {
             rejected: plan.rejected.clone(),
             dropped: plan.dropped.clone(),
             summary: plan.summary.clone(),
+            commit: None,
         }
+    }
+
+    /// The files and hunks as reviewed (split and edited hunks included) with their decisions.
+    pub fn decide(&mut self, session: &crate::review::Session) {
+        self.files = session
+            .files
+            .iter()
+            .enumerate()
+            .map(|(f, c)| FileReport {
+                path: c.path.clone(),
+                kind: c.kind,
+                hunks: c
+                    .hunks
+                    .iter()
+                    .enumerate()
+                    .map(|(i, h)| HunkReport {
+                        line: h.old_start + 1,
+                        level: h.level,
+                        decision: session.decisions[f].get(i).copied().flatten(),
+                        edited: session.edited[f].get(i).copied().unwrap_or(false),
+                    })
+                    .collect(),
+            })
+            .collect();
     }
 }

@@ -8,6 +8,20 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::model::{Event, Stats};
 
+/// What the summary line says about a run besides the server's numbers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RunFacts<'a> {
+    pub packed: usize,
+    pub omitted: usize,
+    /// onepass's estimate of the prompt tokens, shown when the server does not count them.
+    pub estimate: usize,
+    pub window: Option<usize>,
+    /// The server's measured prefill speed, to say what the cached tokens saved.
+    pub speed: Option<f64>,
+    /// The host the prompt went to, when it is not this machine.
+    pub remote_host: Option<&'a str>,
+}
+
 pub struct Ui<'a> {
     err: &'a mut dyn Write,
     color: bool,
@@ -189,18 +203,16 @@ impl<'a> Ui<'a> {
         }
     }
 
-    /// The one-line summary after a request; `speed` is the server's measured prefill speed, to say what the
-    /// cached tokens saved.
-    pub fn summary(
-        &mut self,
-        packed: usize,
-        omitted: usize,
-        estimate: usize,
-        window: Option<usize>,
-        stats: &Stats,
-        speed: Option<f64>,
-        remote_host: Option<&str>,
-    ) {
+    /// The one-line summary after a request.
+    pub fn summary(&mut self, run: &RunFacts<'_>, stats: &Stats) {
+        let RunFacts {
+            packed,
+            omitted,
+            estimate,
+            window,
+            speed,
+            remote_host,
+        } = *run;
         if self.verbosity < -1 {
             return;
         }
@@ -370,7 +382,14 @@ mod tests {
             total_ms: 4000.0,
             ..Stats::default()
         };
-        ui.summary(3, 1, 8000, Some(16384), &stats, None);
+        let facts = RunFacts {
+            packed: 3,
+            omitted: 1,
+            estimate: 8000,
+            window: Some(16384),
+            ..RunFacts::default()
+        };
+        ui.summary(&facts, &stats);
         let text = String::from_utf8(buf).unwrap();
         assert!(!text.contains("outside"), "{text}");
         assert!(text.contains("3 files packed, 1 omitted"), "{text}");

@@ -80,6 +80,7 @@ fn apply(
     let tail = Tail {
         outcome: &args.outcome,
         request: &request,
+        model: None,
         truncated: false,
         must_confirm: false,
     };

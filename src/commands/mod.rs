@@ -6,6 +6,7 @@ pub mod pack;
 pub mod servers;
 pub mod setup;
 pub mod single;
+pub mod undo;
 pub mod warm;
 
 use std::io::Write;
@@ -20,7 +21,9 @@ use crate::patch::{self, PatchError, Plan};
 use crate::prompt::Templates;
 use crate::repo::walk::{self, Walk};
 use crate::report::{ChangeReport, Report};
+use crate::review::interactive::{self, Choice, Dialogue, Ended};
 use crate::review::render::{self, Palette};
+use crate::review::{Decision, Session};
 use crate::secrets::Withheld;
 use crate::ui::{self, Ui};
 
@@ -220,13 +223,15 @@ pub fn guard_reply(reply: &str, allow_modes: bool, ui: &mut Ui<'_>) -> Option<Ou
 pub struct Tail<'a> {
     pub outcome: &'a OutcomeOpts,
     pub request: &'a str,
+    /// The model that wrote the reply, for the patch header and the commit message.
+    pub model: Option<&'a str>,
     /// The reply was cut by the token limit: keep only complete hunks.
     pub truncated: bool,
     /// Something is doubtful (e.g. the server truncated the prompt): ask even with --yes.
     pub must_confirm: bool,
 }
 
-/// Extract, validate, preview, confirm, apply (or write the patch).
+/// Extract, validate, preview, decide (all at once or hunk by hunk), apply (or write the patch).
 pub fn review_and_apply(
     cfg: &Config,
     env: &Env,
@@ -261,52 +266,48 @@ pub fn review_and_apply(
         ui.status("the reply's diff changes nothing; nothing to apply");
         return Ok(Outcome::Empty);
     }
-    let hunks: usize = plan.changes.iter().map(|c| c.hunks.len().max(1)).sum();
-    let files = plan.changes.len();
-    let counted = format!(
-        "{hunks} hunk{} to {files} file{}",
-        if hunks == 1 { "" } else { "s" },
-        if files == 1 { "" } else { "s" }
-    );
+    // Files whose change turned out to be empty are not shown or reviewed.
+    let changes: Vec<_> = plan
+        .changes
+        .iter()
+        .filter(|c| !patch::git_diff(std::slice::from_ref(*c), &[]).is_empty())
+        .cloned()
+        .collect();
+    let counted = count(&changes, None);
+    let out = tail.outcome;
     let palette = Palette {
-        enabled: if tail.outcome.json {
+        enabled: if out.json {
             cfg.color_stderr
         } else {
             cfg.color_stdout
         },
     };
     let mut preview = Vec::new();
-    render::preview(&mut preview, &diff, &plan.changes, palette)
+    let modes: Vec<Option<u32>> = changes
+        .iter()
+        .map(|c| crate::apply::git_mode(&cfg.root.join(c.old_path.as_deref().unwrap_or(&c.path))))
+        .collect();
+    render::preview(&mut preview, &changes, &modes, palette)
         .map_err(|e| Error::Output(e.to_string()))?;
 
-    if tail.outcome.dry_run {
-        let target = tail.outcome.output.clone();
-        if target.as_deref() == Some(Path::new("-")) {
-            stdout
-                .write_all(diff.as_bytes())
-                .map_err(|e| Error::Output(e.to_string()))?;
-            return Ok(Outcome::Written);
+    if out.dry_run {
+        return write_patch(
+            cfg, env, tail, &plan, &changes, &preview, stdout, ui, report,
+        );
+    }
+    if !out.allow_dirty {
+        let dirty = crate::apply::dirty(&cfg.root, &crate::apply::touched(&changes))?;
+        if !dirty.is_empty() {
+            show(&preview, out.json, env, out.no_pager, stdout, ui)?;
+            return Err(crate::apply::ApplyError::Dirty(dirty).into());
         }
-        let path = match target {
-            Some(path) if path.is_absolute() => path,
-            Some(path) => env.cwd.join(path),
-            None => cfg
-                .root
-                .join(crate::apply::default_patch_name(tail.request)),
-        };
-        show(&preview, tail.outcome.json, stdout, ui)?;
-        crate::apply::write_patch(&path, &diff)?;
-        report.patch_file = Some(path.display().to_string());
-        ui.status(&format!(
-            "wrote {} ({counted}); nothing else was touched",
-            path.display()
-        ));
-        return Ok(Outcome::Written);
     }
 
-    show(&preview, tail.outcome.json, stdout, ui)?;
-    let accepted = if tail.outcome.yes && !tail.must_confirm {
-        true
+    show(&preview, out.json, env, out.no_pager, stdout, ui)?;
+    let mut session = Session::new(changes.clone());
+    let unattended = out.yes && !tail.must_confirm;
+    if unattended {
+        session.decide_all(Decision::Apply);
     } else {
         if !env.interactive() {
             if tail.must_confirm {
@@ -315,31 +316,194 @@ pub fn review_and_apply(
             }
             return Err(Error::NotInteractive);
         }
-        dialoguer::Confirm::new()
-            .with_prompt(format!("Apply {counted}?"))
-            .default(false)
-            .interact_on(&dialoguer::console::Term::stderr())
-            .map_err(|e| Error::Terminal(e.to_string()))?
-    };
-    if !accepted {
-        ui.status("nothing was applied");
+        let git_dir = git2::Repository::open(&cfg.root)
+            .map(|r| r.path().to_path_buf())
+            .unwrap_or_else(|_| cfg.root.join(".git"));
+        let dialogue = Dialogue {
+            term: dialoguer::console::Term::stderr(),
+            palette: Palette {
+                enabled: cfg.color_stderr,
+            },
+            editor: interactive::editor(env),
+            edit_file: git_dir.join("onepass").join("EDIT_HUNK.diff"),
+            counted: &counted,
+            root: &cfg.root,
+        };
+        let terminal = |e: std::io::Error| Error::Terminal(e.to_string());
+        let choice = if out.review {
+            Choice::Review
+        } else {
+            dialogue.choose().map_err(terminal)?
+        };
+        match choice {
+            Choice::ApplyAll => session.decide_all(Decision::Apply),
+            Choice::Review => {
+                let ended = dialogue.review(&mut session).map_err(terminal)?;
+                if let Some(change) = report.change.as_mut() {
+                    change.decide(&session);
+                }
+                if ended == Ended::Declined {
+                    ui.status("nothing was applied");
+                    return Ok(Outcome::Declined);
+                }
+            }
+            Choice::WritePatch => {
+                return write_patch(cfg, env, tail, &plan, &changes, &[], stdout, ui, report);
+            }
+            Choice::Quit => {
+                ui.status("nothing was applied");
+                return Ok(Outcome::Declined);
+            }
+        }
+    }
+    if let Some(change) = report.change.as_mut() {
+        change.decide(&session);
+    }
+    let (files, masks) = session.selection();
+    if files.is_empty() {
+        ui.status("no hunk was accepted; nothing was applied");
         return Ok(Outcome::Declined);
     }
-    crate::apply::apply_to_workdir(&cfg.root, &diff)?;
-    ui.status(&format!("applied {counted}"));
+    let applied_count = count(&files, Some(&masks));
+    let opts = crate::apply::Options {
+        stage: out.stage,
+        commit: out.commit.then(|| {
+            crate::apply::commit_message(tail.request, plan.summary.as_deref(), tail.model)
+        }),
+        request: tail.request.to_string(),
+        faults: crate::apply::Faults::from_env(env),
+    };
+    let applied = crate::apply::apply(&cfg.root, &files, &masks, &opts)?;
+    let mut line = format!("applied {applied_count}");
+    if out.stage && applied.commit.is_none() {
+        line.push_str(" (staged too)");
+    }
+    if let Some(id) = &applied.commit {
+        line.push_str(&format!("; committed as {}", &id[..id.len().min(12)]));
+        if let Some(change) = report.change.as_mut() {
+            change.commit = Some(id.clone());
+        }
+    }
+    ui.status(&line);
+    ui.detail("onepass undo restores the files as they were");
     Ok(Outcome::Applied)
 }
 
-fn show(preview: &[u8], json: bool, stdout: &mut dyn Write, ui: &mut Ui<'_>) -> Result<(), Error> {
+/// "3 hunks to 2 files" for the hunks selected by `masks` (all when None).
+fn count(changes: &[patch::FileChange], masks: Option<&[Vec<bool>]>) -> String {
+    let hunks: usize = changes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| match masks.and_then(|m| m.get(i)) {
+            Some(m) if !m.is_empty() => m.iter().filter(|x| **x).count(),
+            _ => c.hunks.len().max(1),
+        })
+        .sum();
+    let files = changes.len();
+    format!(
+        "{hunks} hunk{} to {files} file{}",
+        if hunks == 1 { "" } else { "s" },
+        if files == 1 { "" } else { "s" }
+    )
+}
+
+/// `--dry-run` (or "write a patch"): the whole change as a .patch file in git's mail form, or on stdout with
+/// `-o -`; nothing else is touched.
+#[allow(clippy::too_many_arguments)]
+fn write_patch(
+    cfg: &Config,
+    env: &Env,
+    tail: &Tail<'_>,
+    plan: &Plan,
+    changes: &[patch::FileChange],
+    preview: &[u8],
+    stdout: &mut dyn Write,
+    ui: &mut Ui<'_>,
+    report: &mut Report,
+) -> Result<Outcome, Error> {
+    let diff = patch::git_diff(changes, &[]);
+    let mut stat = Vec::new();
+    render::write_diffstat(&mut stat, changes, Palette { enabled: false })
+        .map_err(|e| Error::Output(e.to_string()))?;
+    let author = git2::Repository::open(&cfg.root)
+        .and_then(|r| r.signature().map(|s| s.to_owned()))
+        .ok()
+        .and_then(|s| Some((s.name().ok()?.to_string(), s.email().ok()?.to_string())));
+    let text = crate::apply::patch_text(
+        &diff,
+        &String::from_utf8_lossy(&stat),
+        &crate::apply::PatchInfo {
+            request: tail.request,
+            model: tail.model,
+            summary: plan.summary.as_deref(),
+            author,
+            time: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0),
+        },
+    );
+    let target = tail.outcome.output.clone();
+    if target.as_deref() == Some(Path::new("-")) {
+        stdout
+            .write_all(text.as_bytes())
+            .map_err(|e| Error::Output(e.to_string()))?;
+        return Ok(Outcome::Written);
+    }
+    let path = match target {
+        Some(path) if path.is_absolute() => path,
+        Some(path) => env.cwd.join(path),
+        None => cfg
+            .root
+            .join(crate::apply::default_patch_name(tail.request)),
+    };
+    if !preview.is_empty() {
+        show(
+            preview,
+            tail.outcome.json,
+            env,
+            tail.outcome.no_pager,
+            stdout,
+            ui,
+        )?;
+    }
+    crate::apply::write_patch(&path, &text)?;
+    report.patch_file = Some(path.display().to_string());
+    ui.status(&format!(
+        "wrote {} ({}); nothing else was touched",
+        path.display(),
+        count(changes, None)
+    ));
+    Ok(Outcome::Written)
+}
+
+/// The preview on stdout (through the pager when stdout is a terminal and it is long), or on stderr when
+/// stdout carries the JSON report.
+fn show(
+    preview: &[u8],
+    json: bool,
+    env: &Env,
+    no_pager: bool,
+    stdout: &mut dyn Write,
+    ui: &mut Ui<'_>,
+) -> Result<(), Error> {
     if json {
         ui.block(&String::from_utf8_lossy(preview));
-        Ok(())
-    } else {
-        stdout
-            .write_all(preview)
-            .and_then(|_| stdout.flush())
-            .map_err(|e| Error::Output(e.to_string()))
+        return Ok(());
     }
+    if env.stdout_is_terminal && !no_pager {
+        let rows = dialoguer::console::Term::stdout()
+            .size_checked()
+            .map(|(rows, _)| rows as usize);
+        let _ = stdout.flush();
+        if crate::review::pager::page(preview, env, rows) {
+            return Ok(());
+        }
+    }
+    stdout
+        .write_all(preview)
+        .and_then(|_| stdout.flush())
+        .map_err(|e| Error::Output(e.to_string()))
 }
 
 fn reject(plan: &Plan, ui: &mut Ui<'_>) -> Outcome {

@@ -212,7 +212,9 @@ pub fn prepare(
                 let mut files = vec![walk::read_one(&root, path, max_size).ok()?];
                 if !allow_secrets {
                     let mut skipped = Vec::new();
-                    found.borrow_mut().merge(crate::secrets::withhold(&mut files, &mut skipped));
+                    found
+                        .borrow_mut()
+                        .merge(crate::secrets::withhold(&mut files, &mut skipped));
                 }
                 files.pop().map(|c| c.text)
             };
@@ -390,17 +392,16 @@ fn single_pass(
     remember_prefix(&cfg, &server, &packed.prompt, request);
     let reply = sent?;
     report.metrics = Some(Metrics::of(&reply.stats, reply.finish_reason.clone()));
-    ui.summary(
-        packed.files.len(),
-        packed.omitted.len(),
-        expected,
-        server.context_window,
-        &reply.stats,
+    let remote = (!server.is_loopback()).then(|| host_of(&server.api));
+    let facts = ui::RunFacts {
+        packed: packed.files.len(),
+        omitted: packed.omitted.len(),
+        estimate: expected,
+        window: server.context_window,
         speed,
-        (!server.is_loopback())
-            .then(|| host_of(&server.api))
-            .as_deref(),
-    );
+        remote_host: remote.as_deref(),
+    };
+    ui.summary(&facts, &reply.stats);
 
     let truncated_prompt = prompt_was_cut(&server, &reply.stats, expected);
     if let Some(seen) = truncated_prompt {
@@ -419,6 +420,7 @@ fn single_pass(
     let tail = Tail {
         outcome: job.outcome,
         request,
+        model: Some(&server.model),
         truncated: reply.truncated(),
         must_confirm: truncated_prompt.is_some(),
     };

@@ -126,10 +126,8 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
         let is_nested = entry.depth() > 0
             && entry.file_type().is_some_and(|t| t.is_dir())
             && std::fs::symlink_metadata(entry.path().join(".git")).is_ok();
-        if is_nested {
-            if let Some(path) = relative(&top, entry.path()) {
-                seen.lock().unwrap_or_else(|e| e.into_inner()).push(path);
-            }
+        if is_nested && let Some(path) = relative(&top, entry.path()) {
+            seen.lock().unwrap_or_else(|e| e.into_inner()).push(path);
         }
         !is_nested
     });

@@ -61,9 +61,18 @@ fn a_missing_reply_file() {
 
 #[test]
 fn apply_applies_to_uncommitted_files_as_they_are_on_disk() {
-    // Validation is against the working tree, so a file that is new and untracked can be patched too.
+    // Validation is against the working tree, so a file that is new and untracked can be patched too, once
+    // --allow-dirty says its uncommitted contents may be touched (issue 7).
     let case = crate::harness::Case::new().file("src/main.rs", HELLO_MAIN);
     case.args(&["apply", "-y", "-"])
+        .stdin(ADD_VERBOSE_REPLY)
+        .run()
+        .status(2)
+        .stderr_has("src/main.rs (not committed)")
+        .stderr_has("--allow-dirty")
+        .unchanged();
+    let case = crate::harness::Case::new().file("src/main.rs", HELLO_MAIN);
+    case.args(&["apply", "-y", "--allow-dirty", "-"])
         .stdin(ADD_VERBOSE_REPLY)
         .run()
         .status(0)

@@ -138,6 +138,15 @@ impl Case {
         self
     }
 
+    /// The same repository (and server and environment) for another run: arguments, stdin and the terminal
+    /// are reset.
+    pub fn again(mut self) -> Case {
+        self.args.clear();
+        self.stdin.clear();
+        self.pty = false;
+        self
+    }
+
     /// Every file of the working tree (outside .git) with its bytes.
     pub fn snapshot(&self) -> BTreeMap<String, Vec<u8>> {
         snapshot(self.repo.path())

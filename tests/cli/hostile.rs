@@ -282,9 +282,18 @@ fn a_repository_without_commits_works() {
         .run()
         .status(0)
         .stdout_has("src/main.rs");
+    // With no commit every file is uncommitted work: applying needs --allow-dirty, then works.
     Case::new()
         .file("src/main.rs", HELLO_MAIN)
         .args(&["apply", "-y", "-"])
+        .stdin(ADD_VERBOSE_REPLY)
+        .run()
+        .status(2)
+        .stderr_has("--allow-dirty")
+        .unchanged();
+    Case::new()
+        .file("src/main.rs", HELLO_MAIN)
+        .args(&["apply", "-y", "--allow-dirty", "-"])
         .stdin(ADD_VERBOSE_REPLY)
         .run()
         .status(0)

@@ -12,6 +12,7 @@ mod faults;
 mod hostile;
 mod llama_real;
 mod pack_cmd;
+mod review;
 mod secrets;
 mod servers;
 mod setup;

@@ -53,22 +53,26 @@ fn answering_no_applies_nothing() {
         .chat(Reply::sse(ADD_VERBOSE_SSE))
         .args(&["add a --verbose flag"])
         .in_terminal()
-        .stdin("n")
+        .stdin("q")
         .run()
         .status(1)
-        .stdout_has("Apply 1 hunk to 1 file?")
+        .stdout_has(
+            "Apply 1 hunk to 1 file? [a]pply all, [r]eview each hunk, [w]rite a patch, [q]uit",
+        )
+        .stdout_has("nothing was applied")
         .unchanged();
 }
 
 #[test]
-fn answering_yes_in_a_terminal_applies() {
+fn apply_all_in_a_terminal_applies() {
     hello()
         .chat(Reply::sse(ADD_VERBOSE_SSE))
         .args(&["add a --verbose flag"])
         .in_terminal()
-        .stdin("y")
+        .stdin("a")
         .run()
         .status(0)
+        .stdout_has("[a]pply all")
         .file("src/main.rs", HELLO_MAIN_VERBOSE);
 }
 
@@ -111,9 +115,18 @@ fn dry_run_to_stdout_and_to_a_named_file() {
         .stdout_has("diff --git a/src/main.rs b/src/main.rs")
         .stdout_has("+    if verbose {")
         .unchanged();
+    // Only the patch goes to stdout, in git's mail form: a header with the request and the model, then the
+    // diff (issue 7).
     assert!(
-        run.stdout.starts_with("diff --git"),
+        run.stdout
+            .starts_with("From 0000000000000000000000000000000000000000 "),
         "only the patch goes to stdout: {}",
+        run.stdout
+    );
+    assert!(
+        run.stdout
+            .contains("\nRequest: add a --verbose flag\nModel: test-model\n"),
+        "{}",
         run.stdout
     );
 
