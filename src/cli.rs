@@ -259,6 +259,11 @@ pub struct ModelOpts {
     #[arg(long, value_enum, value_name = "KIND")]
     pub api: Option<crate::model::ServerKind>,
 
+    /// Ask for a unified diff, for whole files, or (auto) whole files when every packed file is small
+    /// [env: ONEPASS_FORMAT; default auto]
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub format: Option<ReplyFormat>,
+
     /// Shrink the budget so the prompt's prefill takes at most this long at the server's measured speed
     /// (e.g. 20s, 2m)
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
@@ -425,6 +430,15 @@ pub struct ApplyArgs {
 
     #[command(flatten)]
     pub outcome: OutcomeOpts,
+}
+
+/// How the model is asked to write its change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplyFormat {
+    Auto,
+    Diff,
+    Whole,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize, serde::Serialize)]

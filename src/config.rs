@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::cli::{ColorChoice, ModelOpts, PackOpts, RepoArgs};
+use crate::cli::{ColorChoice, ModelOpts, PackOpts, ReplyFormat, RepoArgs};
 use crate::env::Env;
 use crate::model::ServerKind;
 
@@ -49,6 +49,8 @@ pub struct Layer {
     pub max_reply_bytes: Option<usize>,
     /// Send files that look like secrets, and secrets inside files, unredacted.
     pub allow_secrets: Option<bool>,
+    /// Ask for a diff, whole files, or decide by file size.
+    pub format: Option<ReplyFormat>,
 }
 
 /// A duration in a configuration file: a number of seconds or a string such as "90s" or "15m".
@@ -92,6 +94,7 @@ impl Layer {
             idle_timeout: self.idle_timeout.or(lower.idle_timeout),
             max_reply_bytes: self.max_reply_bytes.or(lower.max_reply_bytes),
             allow_secrets: self.allow_secrets.or(lower.allow_secrets),
+            format: self.format.or(lower.format),
         }
     }
 
@@ -104,6 +107,7 @@ impl Layer {
             color: Some(ColorChoice::Auto),
             temperature: Some(DEFAULT_TEMPERATURE),
             keep_alive: Some(DEFAULT_KEEP_ALIVE.to_string()),
+            format: Some(ReplyFormat::Auto),
             ..Layer::default()
         }
     }
@@ -199,6 +203,15 @@ impl Layer {
                 )?),
             },
             keep_alive: env.var("ONEPASS_KEEP_ALIVE").map(str::to_string),
+            format: match env.var("ONEPASS_FORMAT") {
+                None => None,
+                Some(v) => Some(<ReplyFormat as clap::ValueEnum>::from_str(v, true).map_err(
+                    |_| ConfigError::BadEnv {
+                        name: "ONEPASS_FORMAT".into(),
+                        value: v.into(),
+                    },
+                )?),
+            },
             prefill_timeout: dur(env, "ONEPASS_PREFILL_TIMEOUT")?,
             idle_timeout: dur(env, "ONEPASS_IDLE_TIMEOUT")?,
             max_reply_bytes: num(env, "ONEPASS_MAX_REPLY_BYTES")?,
@@ -238,6 +251,7 @@ impl Layer {
             max_tokens: None,
             api: model.and_then(|m| m.api),
             keep_alive: None,
+            format: model.and_then(|m| m.format),
             prefill_timeout: model.and_then(|m| m.prefill_timeout),
             idle_timeout: model.and_then(|m| m.idle_timeout),
             max_reply_bytes: None,

@@ -67,6 +67,9 @@ pub enum Outcome {
     Empty,
     /// The reply holds no diff and no file block.
     NoDiff,
+    /// The reply asked for something onepass never does (a path outside the repository, a binary file):
+    /// bad input, so exit 2, with nothing touched.
+    Refused,
 }
 
 impl Outcome {
@@ -74,6 +77,7 @@ impl Outcome {
         match self {
             Outcome::Applied | Outcome::Written | Outcome::Printed => 0,
             Outcome::Rejected | Outcome::Declined | Outcome::Empty | Outcome::NoDiff => 1,
+            Outcome::Refused => 2,
         }
     }
 }

@@ -130,7 +130,10 @@ impl Templates {
         let system = self
             .env
             .get_template("system.md")
-            .and_then(|t| t.render(context! {}))
+            .and_then(|t| {
+                let format = ctx.get("format").and_then(|f| f.as_str()).unwrap_or("diff");
+                t.render(context! { format => format })
+            })
             .map_err(|e| template_error("system.md", &e))?;
         let ctx = context! { ..Value::from(Serde(ctx)), ..context! { request => request.trim() } };
         let user = self
@@ -238,6 +241,48 @@ mod tests {
         assert!(
             one.user.contains("x = 1\n```"),
             "a missing final newline is added before the fence"
+        );
+    }
+
+    #[test]
+    fn the_system_prompt_asks_for_a_diff_or_whole_files() {
+        let t = Templates::load(&[]).unwrap();
+        let diff = t
+            .render_context(
+                &serde_json::json!({"files": [], "omitted": [], "omitted_more": 0}),
+                "x",
+            )
+            .unwrap();
+        assert!(diff.system.contains("ONE unified diff"));
+        assert!(!diff.system.contains("{%"));
+        assert!(
+            diff.system.contains("mood.\n2. The whole change"),
+            "{}",
+            diff.system
+        );
+        assert!(
+            diff.system
+                .ends_with("only with context you are certain of.\n"),
+            "{:?}",
+            diff.system
+        );
+        let whole = t
+            .render_context(&serde_json::json!({"files": [], "omitted": [], "omitted_more": 0, "format": "whole"}), "x")
+            .unwrap();
+        assert!(
+            whole
+                .system
+                .contains("mood.\n2. Every file you change or create, complete"),
+            "{}",
+            whole.system
+        );
+        assert!(!whole.system.contains("unified diff in ONE"));
+        assert!(
+            whole
+                .system
+                .ends_with("do not rewrite them unless you must.\n"),
+            "{:?}",
+            whole.system
         );
     }
 

@@ -216,7 +216,7 @@ pub fn guard_reply(reply: &str, allow_modes: bool, ui: &mut Ui<'_>) -> Option<Ou
         ui.status("refused: nothing was applied");
         refused = true;
     }
-    refused.then_some(Outcome::Rejected)
+    refused.then_some(Outcome::Refused)
 }
 
 /// How the tail of a run should behave.
@@ -511,6 +511,14 @@ fn reject(plan: &Plan, ui: &mut Ui<'_>) -> Outcome {
         let which = r.hunk.map(|h| format!(" hunk {h}")).unwrap_or_default();
         ui.error(&format!("{}{which}: {}", r.path, r.reason));
     }
+    if plan
+        .rejected
+        .iter()
+        .any(|r| r.kind == crate::patch::RejectKind::Refused)
+    {
+        ui.status("refused: the reply touches a path onepass never writes, or a file it cannot patch as text; nothing was applied");
+        return Outcome::Refused;
+    }
     ui.status(&format!(
         "rejected: {} of the reply's changes cannot be placed exactly; nothing was applied",
         plan.rejected.len()
@@ -534,7 +542,7 @@ pub fn finish(
         Ok(Outcome::Applied) => "applied",
         Ok(Outcome::Written | Outcome::Printed) => "written",
         Ok(Outcome::NoDiff) => "no_diff",
-        Ok(Outcome::Rejected | Outcome::Declined | Outcome::Empty) => "rejected",
+        Ok(Outcome::Rejected | Outcome::Refused | Outcome::Declined | Outcome::Empty) => "rejected",
         Err(_) => "error",
     };
     if let Err(e) = &result {

@@ -55,6 +55,21 @@ pub const INIT_TEMPLATE: &str = r#"# onepass configuration for this repository.
 
 # How long Ollama keeps the model (and its prompt cache) loaded after a request.
 # keep_alive = "30m"
+
+# How long to wait for the first token (the prompt's prefill), and for the next bytes once the reply
+# streams, before giving up; a number of seconds or a duration such as "90s" or "15m".
+# prefill_timeout = "15m"
+# idle_timeout = "90s"
+
+# The largest reply accepted, in bytes.
+# max_reply_bytes = 2097152
+
+# Send files that look like secrets (.env, keys, credentials), and secrets inside files, unredacted.
+# allow_secrets = false
+
+# What the model writes: "diff", "whole" (complete files) or "auto" (whole files when every packed file is
+# at most 80 lines, else a diff).
+# format = "auto"
 "#;
 
 fn ui<'a>(stderr: &'a mut dyn Write, env: &Env) -> Ui<'a> {

@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::Io;
+use crate::cli::ReplyFormat;
 use crate::cli::RunArgs;
 use crate::config::{Config, Layer};
 use crate::env::Env;
@@ -191,6 +192,11 @@ pub fn prepare(
                     exact = None;
                 }
             }
+            let format = reply_format(cfg.settings.format, &walked, &packed);
+            if format == "whole" {
+                packed.context["format"] = serde_json::json!(format);
+                packed.prompt = templates.render_context(&packed.context, &request)?;
+            }
             let next = session::from_context(&request, &packed.context);
             (packed, request, exact, next)
         }
@@ -264,6 +270,37 @@ pub fn prepare(
         speed,
         withheld,
     })
+}
+
+/// Small files are asked for whole under `--format auto`: every packed file has at most this many lines.
+const AUTO_WHOLE_LINES: usize = 80;
+
+/// "whole" or "diff": what the system prompt asks the model to write.
+fn reply_format(
+    setting: Option<ReplyFormat>,
+    walked: &super::Walked,
+    packed: &Packed,
+) -> &'static str {
+    match setting.unwrap_or(ReplyFormat::Auto) {
+        ReplyFormat::Diff => "diff",
+        ReplyFormat::Whole => "whole",
+        ReplyFormat::Auto => {
+            let lines = |path: &str| {
+                walked
+                    .walk
+                    .files
+                    .iter()
+                    .find(|f| f.path == path)
+                    .map_or(usize::MAX, |f| f.text.lines().count())
+            };
+            let small = !packed.files.is_empty()
+                && packed
+                    .files
+                    .iter()
+                    .all(|f| lines(&f.path) <= AUTO_WHOLE_LINES);
+            if small { "whole" } else { "diff" }
+        }
+    }
 }
 
 /// The account of a prompt rebuilt from a session, in the shape the rest of the run expects.

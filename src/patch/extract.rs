@@ -25,6 +25,8 @@ pub struct Segment {
     pub unclosed: bool,
     /// The segment runs to the end of the reply.
     pub at_end: bool,
+    /// A fenced block that is a diff (by its info string or its content).
+    pub diff: bool,
 }
 
 /// A fenced block holding a whole file: its path and content.
@@ -96,20 +98,44 @@ fn find_close(lines: &[String], from: usize, f: &Fence, diff_mode: bool) -> usiz
         let l = &lines[j];
         if closes(l, f, diff_mode) {
             let later = lines[j + 1..].iter().any(|x| closes(x, f, diff_mode));
-            let next = lines.get(j + 1).map(String::as_str).unwrap_or("");
+            // The next line, or (when the counts still want lines) the next non-empty one: an empty line may be
+            // a blank context line that lost its space.
+            let counts_want = rem.is_some_and(|(o, n)| o > 0 || n > 0);
+            let next = lines[j + 1..]
+                .iter()
+                .find(|x| !(counts_want && x.is_empty()))
+                .map(String::as_str)
+                .unwrap_or("");
             let next_is_body = next.starts_with('+')
                 || next.starts_with('\\')
                 || next.starts_with("@@")
-                || (next.starts_with(' ') && !next.trim().is_empty());
+                || next.starts_with(' ');
             // Two fence lines in a row: the first is the hunk's last line, the second closes the block.
             let next_is_body = next_is_body || closes(next, f, diff_mode);
-            let counts_want = rem.is_some_and(|(o, n)| o > 0 || n > 0);
+            // The counts still cover this line and everything up to the next closing fence (with no other
+            // block opening in between).
+            let within_count = rem.is_some_and(|(o, n)| {
+                let rest = &lines[j + 1..];
+                rest.iter()
+                    .position(|x| closes(x, f, diff_mode))
+                    .is_some_and(|k| {
+                        k < o.max(n)
+                            && !rest[..k].iter().any(|x| {
+                                !x.starts_with(' ')
+                                    && open_fence(x).is_some_and(|g| !g.info.is_empty())
+                            })
+                    })
+            });
+            // With counts that still want lines and a next line that continues the hunk, the fence is content
+            // even when no later fence closes the block (the reply was then cut: the block stays unclosed).
             let content = diff_mode
                 && in_hunk
-                && later
                 && match rem {
-                    Some(_) => counts_want && (next_is_body || next.starts_with('-')),
-                    None => next_is_body,
+                    Some(_) => {
+                        counts_want
+                            && (next_is_body || (later && (next.starts_with('-') || within_count)))
+                    }
+                    None => later && next_is_body,
                 };
             if !content {
                 return j;
@@ -142,6 +168,11 @@ fn find_close(lines: &[String], from: usize, f: &Fence, diff_mode: bool) -> usiz
     lines.len()
 }
 
+/// A line a diff body or header could hold (marker first).
+fn is_body_like(l: &str) -> bool {
+    l.starts_with(['+', '-', '\\', '@']) || l.starts_with("diff --git ") || l.starts_with("index ")
+}
+
 /// Does this line start diff text?
 fn diff_start(line: &str) -> bool {
     line.starts_with("diff --git ")
@@ -171,12 +202,30 @@ pub fn extract(reply: &str) -> Extracted {
     };
     let mut prose: Vec<(usize, String)> = Vec::new();
     let mut i = 0;
+    // Inside a bare (unfenced) diff hunk an indented fence line is a context line of a Markdown file.
+    let mut bare_hunk = false;
     while i < lines.len() {
-        let Some(f) = open_fence(&lines[i]) else {
+        let l = &lines[i];
+        let was_hunk = bare_hunk;
+        if l.starts_with("@@") {
+            bare_hunk = true;
+        } else if bare_hunk && !is_body_like(l) && !(l.trim().is_empty() || l.starts_with(' ')) {
+            // An unmarked line right after an empty one starts prose again.
+            if prose.last().is_some_and(|(_, p)| p.is_empty()) {
+                bare_hunk = false;
+            }
+        }
+        // Column 0 too, when the next line continues the hunk (a Markdown fence line that lost its space).
+        let continues = lines
+            .get(i + 1)
+            .is_some_and(|n| is_body_like(n) || n.starts_with(' '));
+        let fence = open_fence(l).filter(|_| !(was_hunk && (l.starts_with(' ') || continues)));
+        let Some(f) = fence else {
             prose.push((i + 1, lines[i].clone()));
             i += 1;
             continue;
         };
+        bare_hunk = false;
         if !prose.is_empty() {
             out.segments.push(Segment {
                 lines: std::mem::take(&mut prose),
@@ -216,6 +265,7 @@ pub fn extract(reply: &str) -> Extracted {
             fenced: true,
             unclosed,
             at_end: unclosed,
+            diff: is_diff,
         });
         i = j + 1;
     }
@@ -339,7 +389,17 @@ fn whole_file_path(
 }
 
 /// Phrases that open a reply without saying anything about the change.
-const FILLER: [&str; 14] = [
+const FILLER: [&str; 24] = [
+    "first",
+    "you can",
+    "now ",
+    "then ",
+    "let me",
+    "hope",
+    "after ",
+    "i ",
+    "to ",
+    "please",
     "here is",
     "here's",
     "sure",
@@ -442,6 +502,25 @@ mod tests {
             "```diff\n--- a/x\n+++ b/x\n@@ -1,9 +1,9 @@\n a\n-b\n+c\n```\n\nDone.\n```bash\nls\n```\n",
         );
         assert_eq!(e.segments[0].lines.len(), 6);
+    }
+
+    #[test]
+    fn fence_lines_inside_a_bare_hunk_are_context() {
+        // Indented, and column 0 when the next line continues the hunk.
+        let e =
+            extract("--- a/R.md\n+++ b/R.md\n@@ -1,5 +1,5 @@\n intro\n ```sh\n-a\n+b\n```\n \n");
+        assert_eq!(e.segments.len(), 1);
+        assert!(!e.segments[0].fenced);
+        // A fence after prose that follows the diff is a real fence.
+        let e = extract("--- a/x\n+++ b/x\n@@\n-a\n+b\n\nRun:\n```bash\nmake\n```\n");
+        assert_eq!(e.segments.iter().filter(|s| s.fenced).count(), 1);
+    }
+
+    #[test]
+    fn blank_line_after_column0_fence_inside_a_counted_hunk() {
+        let e =
+            extract("```diff\n--- a/R.md\n+++ b/R.md\n@@ -1,4 +1,4 @@\n x\n```\n\n-a\n+b\n```\n");
+        assert_eq!(e.segments[0].lines.len(), 8, "{:?}", e.segments);
     }
 
     #[test]

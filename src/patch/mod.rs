@@ -1,10 +1,25 @@
 //! Model-written changes: find them in a reply, parse, repair what is safe, and place every hunk exactly once
 //! against the current tree. Pure: the tree is read through [`Tree`], nothing is written here.
 //!
-//! CONTRACT (used by the rest of onepass; the bodies are filled in by the patch work):
+//! CONTRACT (used by the rest of onepass):
 //! `plan(reply, tree, opts) -> Result<Plan, PatchError>`; a [`Plan`] holds one [`FileChange`] per touched file,
 //! each with its current text and the placed hunks; [`FileChange::apply`] gives the new text for any subset of
 //! hunks; [`git_diff`] renders a clean git-format diff (what `git apply --check` accepts) for a selection.
+//!
+//! Files: `extract` (find diffs / whole-file blocks / summary in the reply), `parse` (diff text -> typed hunks),
+//! `validate` (paths, file text, placeholders), `repair` (the ladder that places one hunk), `plan` (the whole
+//! pipeline), `render` (apply + git diff).
+//!
+//! Behaviour worth knowing when calling it:
+//! - Every hunk is placed against the ORIGINAL text, at exactly one location, or refused (ambiguous,
+//!   hallucinated lines, abbreviated removals, placeholders in added lines, overlaps, already applied).
+//! - A reply that was cut off (an unclosed fence at its end, or `Options::truncated`) always yields at least one
+//!   [`Rejected`] (path empty when no single file is concerned) besides the note in [`Plan::dropped`]; the complete
+//!   hunks stay in [`Plan::changes`] for the preview.
+//! - Diff text the parser could not attach to a file (a hunk without headers, `+` lines outside hunks) and
+//!   hunks that change nothing are refused rather than skipped, so nothing is ever silently half-applied.
+//! - Absolute paths are refused unless a unique existing repository file ends with the same components (the
+//!   prefix then learned also maps new files of the same reply); `..`, `.git/`, control characters are refused.
 
 pub mod extract;
 pub mod parse;
@@ -138,7 +153,8 @@ impl RepairLevel {
         }
     }
 
-    /// Needed no more than whitespace repair (what `--strict` accepts).
+    /// Needed no more than whitespace repair (what `--strict` accepts): exact, whole-file, recount (only the
+    /// header numbers were off), whitespace, indentation, blank lines, missing leading space.
     pub fn is_whitespace_only(self) -> bool {
         self <= RepairLevel::MissingSpace
     }
@@ -153,10 +169,24 @@ impl std::fmt::Display for RepairLevel {
 /// A hunk (or a whole file change) that could not be placed.
 #[derive(Debug, Clone, Serialize)]
 pub struct Rejected {
+    /// The file concerned; empty when the rejection concerns the reply as a whole (diff text that belongs to
+    /// no file, a reply that was cut off).
     pub path: String,
     /// 1-based index of the hunk within its file in the reply; None when the whole file is refused.
     pub hunk: Option<usize>,
     pub reason: String,
+    pub kind: RejectKind,
+}
+
+/// Why something was not placed: the model's text did not fit the tree (an ordinary outcome), or the reply
+/// asked for something onepass never does (a path outside the repository, inside `.git/`, through a link;
+/// a binary or undecodable file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectKind {
+    #[default]
+    Unplaced,
+    Refused,
 }
 
 /// Failures of the patch stage as a whole (rejections of single hunks are data in [`Plan`]).

@@ -214,7 +214,8 @@ pub fn is_dev_null(path: &str) -> bool {
 }
 
 /// Parse a diff given as `(1-based reply line, text without line ending)` pairs. `fenced` says the lines are
-/// the body of a fenced diff block, so unmarked lines at a hunk's end are body rather than prose.
+/// the body of a fenced diff block: unmarked lines at a hunk's end are then body rather than prose, and diff
+/// body lines outside any hunk are reported (they are content that would otherwise be lost).
 pub fn parse_lines(lines: &[(usize, String)], fenced: bool) -> Patch {
     let mut p = Parser {
         lines,
@@ -333,6 +334,17 @@ impl Parser<'_> {
             self.out.issues.push(Issue {
                 line: self.lineno(self.i),
                 message: "hunk without a file header (no ---/+++ lines before it)".into(),
+            });
+        } else if (self.fenced
+            && (t.starts_with(['+', '-']) || (t.starts_with(' ') && !t.trim().is_empty())))
+            || (t.starts_with('+') && !t.starts_with("+++"))
+        {
+            self.out.issues.push(Issue {
+                line: self.lineno(self.i),
+                message: format!(
+                    "diff line outside any hunk: '{}'",
+                    t.chars().take(60).collect::<String>()
+                ),
             });
         }
         self.i += 1;
@@ -885,7 +897,27 @@ rename to y.rs
         assert_eq!(p.files[0].hunks.len(), 1);
         let p = parse_str("--- a/x\n+++ b/x\nprose\n@@ -1 +1 @@\n-a\n+b\n");
         assert!(p.files[0].hunks.is_empty());
+        assert_eq!(p.issues.len(), 3, "{:?}", p.issues);
+        assert!(p.issues[0].message.contains("without a file header"));
+        assert!(p.issues[1].message.contains("outside any hunk") && p.issues[1].line == 5);
+    }
+
+    #[test]
+    fn orphan_body_lines_are_issues_only_in_diff_blocks_or_with_plus() {
+        let lines = |s: &str| -> Vec<(usize, String)> {
+            s.lines()
+                .enumerate()
+                .map(|(i, l)| (i + 1, l.to_string()))
+                .collect()
+        };
+        // Prose bullets are not diff lines...
+        let p = parse_lines(&lines("Changes:\n- one\n- two\n"), false);
+        assert!(p.issues.is_empty());
+        // ...but a `+` line outside a hunk is content that would be lost.
+        let p = parse_lines(&lines("--- a/x\n+++ b/x\n\n+lost\n"), false);
         assert_eq!(p.issues.len(), 1);
+        let p = parse_lines(&lines("-a\n+b\n"), true);
+        assert_eq!(p.issues.len(), 2);
     }
 
     #[test]

@@ -6,7 +6,8 @@ use super::parse::{self, FilePatch, Hunk, LineKind, is_dev_null};
 use super::repair::{self, Ladder, Op, Placed, Target};
 use super::validate::{FileText, check_path, decode, has_drive, is_placeholder};
 use super::{
-    ChangeKind, FileChange, Options, PatchError, PlacedHunk, Plan, Rejected, RepairLevel, Tree,
+    ChangeKind, FileChange, Options, PatchError, PlacedHunk, Plan, RejectKind, Rejected,
+    RepairLevel, Tree,
 };
 use std::collections::HashMap;
 
@@ -19,7 +20,20 @@ pub fn plan(reply: &str, tree: &dyn Tree, opts: &Options) -> Result<Plan, PatchE
     };
     let (mut files, issues) = parse_segments(&ex);
     let mut wholes: Vec<WholeFile> = ex.files.clone();
+    let before_cut = out.rejected.len();
+    let cut = ex.segments.last().is_some_and(|s| s.fenced && s.unclosed) || opts.truncated;
     handle_truncation(reply, &ex, opts, &mut files, &mut wholes, &mut out);
+    if cut && out.rejected.len() == before_cut && !(files.is_empty() && wholes.is_empty()) {
+        // Cut between hunks: what is there is whole, but what followed is missing.
+        let what = "the reply ends without closing its last block: changes after the last complete hunk may be missing";
+        out.dropped.push(what.to_string());
+        out.rejected.push(Rejected {
+            path: String::new(),
+            hunk: None,
+            reason: format!("the reply was cut off (truncated): {what}"),
+            kind: RejectKind::Unplaced,
+        });
+    }
     if files.is_empty() && wholes.is_empty() {
         if out.rejected.is_empty() {
             if let Some(i) = issues.first() {
@@ -31,6 +45,15 @@ pub fn plan(reply: &str, tree: &dyn Tree, opts: &Options) -> Result<Plan, PatchE
             return Err(PatchError::NoDiff);
         }
         return Ok(out);
+    }
+    // Diff text that could not be attached to a file would be silently lost: refuse instead.
+    for i in &issues {
+        out.rejected.push(Rejected {
+            path: String::new(),
+            hunk: None,
+            reason: format!("reply line {}: {}", i.line, i.message),
+            kind: RejectKind::Unplaced,
+        });
     }
     let mut r = Resolver {
         tree,
@@ -57,7 +80,7 @@ fn parse_segments(ex: &Extracted) -> (Vec<(FilePatch, usize)>, Vec<parse::Issue>
         if is_whole {
             continue;
         }
-        let p = parse::parse_lines(&seg.lines, seg.fenced);
+        let p = parse::parse_lines(&seg.lines, seg.fenced && seg.diff);
         issues.extend(p.issues);
         files.extend(p.files.into_iter().map(|f| (f, si)));
     }
@@ -87,6 +110,7 @@ fn handle_truncation(
             path: path.to_string(),
             hunk,
             reason: format!("the reply was cut off (truncated): {what}"),
+            kind: RejectKind::Unplaced,
         });
     };
     if strong
@@ -306,6 +330,8 @@ struct Job {
     hunks: Vec<Hunk>,
     whole: Option<String>,
     error: Option<String>,
+    /// `error` is a refusal on principle (an unsafe path), not a mismatch.
+    refused: bool,
 }
 
 fn make_jobs(files: &[(FilePatch, usize)], wholes: &[WholeFile], r: &mut Resolver) -> Vec<Job> {
@@ -344,6 +370,7 @@ fn make_jobs(files: &[(FilePatch, usize)], wholes: &[WholeFile], r: &mut Resolve
             kind: ChangeKind::Modify,
             hunks: Vec::new(),
             whole: Some(w.content.clone()),
+            refused: error.is_some(),
             error,
         });
     }
@@ -361,6 +388,7 @@ fn make_jobs(files: &[(FilePatch, usize)], wholes: &[WholeFile], r: &mut Resolve
             if mergeable && job.error.is_none() {
                 prev.hunks.extend(job.hunks);
             } else if prev.error.is_none() {
+                prev.refused = job.refused;
                 prev.error = Some(job.error.unwrap_or_else(|| {
                     "the reply changes this file twice in conflicting ways".into()
                 }));
@@ -392,6 +420,7 @@ fn file_job(f: &FilePatch, r: &mut Resolver, allow_new_abs: bool) -> Job {
         hunks: f.hunks.clone(),
         whole: None,
         error: None,
+        refused: false,
     };
     if f.binary {
         job.error = Some("binary patches are not supported".into());
@@ -411,7 +440,10 @@ fn file_job(f: &FilePatch, r: &mut Resolver, allow_new_abs: bool) -> Job {
         job.kind = ChangeKind::Create;
         match pick(&f.new_path, &f.git_new).map(|p| r.resolve(&p, allow_new_abs)) {
             Some(Ok(p)) => job.path = p,
-            Some(Err(e)) => job.error = Some(e),
+            Some(Err(e)) => {
+                job.error = Some(e);
+                job.refused = true;
+            }
             None => job.error = Some("the new file has no name".into()),
         }
         return job;
@@ -420,7 +452,10 @@ fn file_job(f: &FilePatch, r: &mut Resolver, allow_new_abs: bool) -> Job {
         job.kind = ChangeKind::Delete;
         match pick(&f.old_path, &f.git_old).map(|p| r.resolve(&p, false)) {
             Some(Ok(p)) => job.path = p,
-            Some(Err(e)) => job.error = Some(e),
+            Some(Err(e)) => {
+                job.error = Some(e);
+                job.refused = true;
+            }
             None => job.error = Some("the deleted file has no name".into()),
         }
         return job;
@@ -441,7 +476,10 @@ fn file_job(f: &FilePatch, r: &mut Resolver, allow_new_abs: bool) -> Job {
         }
     });
     match (old, new) {
-        (Some(Err(e)), _) | (_, Some(Err(e))) => job.error = Some(e),
+        (Some(Err(e)), _) | (_, Some(Err(e))) => {
+            job.error = Some(e);
+            job.refused = true;
+        }
         (Some(Ok(o)), Some(Ok(n))) => {
             if o == n {
                 job.path = n;
@@ -474,6 +512,17 @@ fn reject(out: &mut Plan, path: &str, hunk: Option<usize>, reason: impl Into<Str
         path: path.to_string(),
         hunk,
         reason: reason.into(),
+        kind: RejectKind::Unplaced,
+    });
+}
+
+/// A refusal on principle: an unsafe path, or a file that cannot be patched as text.
+fn refuse(out: &mut Plan, path: &str, reason: impl Into<String>) {
+    out.rejected.push(Rejected {
+        path: path.to_string(),
+        hunk: None,
+        reason: reason.into(),
+        kind: RejectKind::Refused,
     });
 }
 
@@ -491,13 +540,16 @@ fn read_text(r: &mut Resolver, path: &str) -> Result<Option<String>, String> {
 
 fn run_job(job: Job, r: &mut Resolver, opts: &Options, out: &mut Plan) {
     if let Some(e) = &job.error {
+        if job.refused {
+            return refuse(out, &job.path, e.clone());
+        }
         return reject(out, &job.path, None, e.clone());
     }
     let python = is_python(&job.path);
     // Every path the change touches is read through the tree (that is where symlink escapes are refused).
     let current = match read_text(r, job.old_path.as_deref().unwrap_or(&job.path)) {
         Ok(c) => c,
-        Err(e) => return reject(out, &job.path, None, e),
+        Err(e) => return refuse(out, &job.path, e),
     };
     if job.old_path.is_some() {
         match r.read(&job.path) {
@@ -510,7 +562,7 @@ fn run_job(job: Job, r: &mut Resolver, opts: &Options, out: &mut Plan) {
                     format!("cannot rename onto {}: it already exists", job.path),
                 );
             }
-            Err(e) => return reject(out, &job.path, None, e),
+            Err(e) => return refuse(out, &job.path, e),
         }
     }
     if let Some(content) = &job.whole {
@@ -562,10 +614,20 @@ fn run_job(job: Job, r: &mut Resolver, opts: &Options, out: &mut Plan) {
             None,
             format!("cannot create {}: it already exists", job.path),
         ),
-        (ChangeKind::Create, _) if hunks.is_empty() => create_file(&job, &hunks, out),
-        (ChangeKind::Create, _) | (ChangeKind::Modify, None) if pure_add && !hunks.is_empty() => {
-            create_file(&job, &hunks, out)
+        (ChangeKind::Create, None) if hunks.is_empty() => create_file(&job, &hunks, false, out),
+        (ChangeKind::Create, None) | (ChangeKind::Modify, None)
+            if pure_add && !hunks.is_empty() =>
+        {
+            create_file(&job, &hunks, false, out)
         }
+        // An existing empty file filled by pure additions.
+        (ChangeKind::Create | ChangeKind::Modify, Some(text))
+            if text.is_empty() && pure_add && !hunks.is_empty() =>
+        {
+            create_file(&job, &hunks, true, out)
+        }
+        // An empty new file that already exists empty: nothing to do.
+        (ChangeKind::Create, Some(_)) if hunks.is_empty() => {}
         (ChangeKind::Create, _) => reject(
             out,
             &job.path,
@@ -585,7 +647,8 @@ fn run_job(job: Job, r: &mut Resolver, opts: &Options, out: &mut Plan) {
     }
 }
 
-fn create_file(job: &Job, hunks: &[(usize, &Hunk)], out: &mut Plan) {
+/// A file made of the hunks' added lines; `exists` when it is an existing empty file being filled.
+fn create_file(job: &Job, hunks: &[(usize, &Hunk)], exists: bool, out: &mut Plan) {
     let new_lines: Vec<String> = hunks
         .iter()
         .flat_map(|(_, h)| h.lines.iter().map(|l| l.text.clone()))
@@ -594,8 +657,12 @@ fn create_file(job: &Job, hunks: &[(usize, &Hunk)], out: &mut Plan) {
     out.changes.push(FileChange {
         path: job.path.clone(),
         old_path: None,
-        kind: ChangeKind::Create,
-        before: None,
+        kind: if exists {
+            ChangeKind::Modify
+        } else {
+            ChangeKind::Create
+        },
+        before: exists.then(String::new),
         hunks: vec![PlacedHunk {
             old_start: 0,
             old_lines: Vec::new(),
@@ -686,6 +753,27 @@ fn whole_file(job: &Job, current: Option<String>, content: &str, python: bool, o
             );
         }
     }
+    // A block less than half as long as the existing file, dropping many of its lines, is far more likely an
+    // excerpt than the whole new file.
+    let removed: usize =
+        ops.iter()
+            .map(|op| match *op {
+                similar::DiffOp::Delete { old_len, .. }
+                | similar::DiffOp::Replace { old_len, .. } => old_len,
+                _ => 0,
+            })
+            .sum();
+    if current.is_some() && removed >= 20 && new.lines.len() * 2 < old.lines.len() {
+        return reject(
+            out,
+            &job.path,
+            None,
+            format!(
+                "the file block would delete {removed} of the file's {} lines; it looks like an excerpt, not the whole file",
+                old.lines.len()
+            ),
+        );
+    }
     let Some(cur) = current else {
         out.changes.push(FileChange {
             path: job.path.clone(),
@@ -741,6 +829,20 @@ fn modify_file(
     let t = Target::new(&ft.lines, ft.final_newline());
     let ladder = Ladder { python };
     let path = job.old_path.as_deref().unwrap_or(&job.path).to_string();
+    // A hunk that changes nothing is a sign the reply was misread (or cut): refuse rather than skip it.
+    for (n, h) in hunks {
+        if h.lines.iter().all(|l| l.kind == LineKind::Context) {
+            reject(
+                out,
+                &path,
+                Some(*n),
+                "the hunk changes nothing (no + or - lines)",
+            );
+        }
+    }
+    if hunks.is_empty() && job.kind == ChangeKind::Modify {
+        reject(out, &path, None, "the diff for this file has no hunks");
+    }
     let active: Vec<(usize, &Hunk)> = hunks
         .iter()
         .copied()
@@ -764,36 +866,43 @@ fn modify_file(
             );
             continue;
         }
-        let hint = if repeated_claims {
-            None
-        } else {
-            h.old_start.map(|s| s.saturating_sub(1))
-        };
-        match repair::place(&t, h, hint, ladder) {
+        // First by content alone; header numbers only break ties, below.
+        match repair::place(&t, h, None, ladder) {
             Ok(ps) => placed.extend(ps.into_iter().map(|p| (n, p))),
             Err(f) => failed.push((n, h, f)),
         }
     }
-    // Second chance for ambiguous hunks: the header number corrected by a consistent offset of the others.
-    let deltas: Vec<i64> = placed
+    // Ambiguous hunks: the header number picks a candidate only when the numbers look trustworthy: no two hunks
+    // claim the same line, and the hunks placed by content sit where their numbers say (or all off by one
+    // consistent offset, which is then applied).
+    let offsets: Vec<(usize, i64)> = placed
         .iter()
         .filter_map(|(n, p)| {
-            active
+            let s = active
                 .iter()
                 .find(|(m, _)| m == n)
-                .and_then(|(_, h)| h.old_start)
-                .map(|s| p.start as i64 - (s as i64 - 1))
+                .and_then(|(_, h)| h.old_start)?;
+            Some((s, p.start as i64 - (s as i64 - 1)))
         })
         .collect();
-    let consistent = !deltas.is_empty() && deltas.iter().all(|d| (d - deltas[0]).abs() <= 3);
+    let consistent = offsets
+        .iter()
+        .all(|(_, d)| offsets.first().is_some_and(|(_, d0)| (d - d0).abs() <= 3));
     for (n, h, f) in failed {
         if !f.ambiguous.is_empty()
             && consistent
             && !repeated_claims
             && let Some(s) = h.old_start
         {
-            let hint = (s as i64 - 1 + deltas[0]).max(0) as usize;
-            if let Ok(ps) = repair::place(&t, h, Some(hint), ladder) {
+            // The offset of the nearest hunk placed by content (none placed: the number as written). Numbers
+            // that other hunks confirmed may be a little off; unconfirmed ones must name the line exactly.
+            let off = offsets
+                .iter()
+                .min_by_key(|(c, _)| c.abs_diff(s))
+                .map_or(0, |(_, d)| *d);
+            let line = (s as i64 - 1 + off).max(0) as usize;
+            let slack = if offsets.is_empty() { 0 } else { 2 };
+            if let Ok(ps) = repair::place(&t, h, Some(repair::Hint { line, slack }), ladder) {
                 placed.extend(ps.into_iter().map(|p| (n, p)));
                 continue;
             }

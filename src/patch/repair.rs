@@ -289,7 +289,7 @@ pub struct Ladder {
 pub fn place(
     t: &Target,
     h: &Hunk,
-    hint: Option<usize>,
+    hint: Option<Hint>,
     ladder: Ladder,
 ) -> Result<Vec<Placed>, Failure> {
     let old: Vec<usize> = (0..h.lines.len())
@@ -332,9 +332,9 @@ pub fn place(
         (Norm::TrailingWs, RepairLevel::Whitespace),
         (Norm::Indent, RepairLevel::Indentation),
     ];
-    let has_elision = old.iter().any(|&k| {
-        h.lines[k].kind == LineKind::Context && is_placeholder(&h.lines[k].text, ladder.python)
-    });
+    let has_elision = old
+        .iter()
+        .any(|&k| h.lines[k].kind == LineKind::Context && is_placeholder(&h.lines[k].text, false));
     for (norm, level) in rungs {
         match contiguous(t, h, norm, hint, level)? {
             Some(p) => return Ok(finish(vec![p])),
@@ -345,7 +345,7 @@ pub fn place(
         return Ok(finish(vec![p]));
     }
     if has_elision {
-        return elision(t, h, ladder).map(finish);
+        return elision(t, h).map(finish);
     }
     if let Some(ps) = split_at_jumps(t, h)? {
         return Ok(finish(ps));
@@ -363,19 +363,27 @@ pub fn place(
     Err(diagnose(t, h))
 }
 
+/// Where the header's line number says a hunk starts (0-based), and how far from it a candidate may be to be
+/// picked among several.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    pub line: usize,
+    pub slack: usize,
+}
+
 /// Pick one candidate: the only one, or the one clearly nearest the hint.
-fn choose(cands: &[usize], hint: Option<usize>) -> Result<Option<usize>, Failure> {
+fn choose(cands: &[usize], hint: Option<Hint>) -> Result<Option<usize>, Failure> {
     match cands.len() {
         0 => Ok(None),
         1 => Ok(Some(cands[0])),
         n => {
             if let Some(h) = hint {
                 let mut d: Vec<(usize, usize)> =
-                    cands.iter().map(|&c| (c.abs_diff(h), c)).collect();
+                    cands.iter().map(|&c| (c.abs_diff(h.line), c)).collect();
                 d.sort_unstable();
                 let (d1, c1) = d[0];
                 let d2 = d[1].0;
-                if d1 <= 10 && d2 >= 2 * d1 + 5 {
+                if d1 <= h.slack && d2 >= 2 * d1 + 5 {
                     return Ok(Some(c1));
                 }
             }
@@ -398,7 +406,7 @@ fn contiguous(
     t: &Target,
     h: &Hunk,
     norm: Norm,
-    hint: Option<usize>,
+    hint: Option<Hint>,
     level: RepairLevel,
 ) -> Result<Option<Placed>, Failure> {
     let old: Vec<usize> = (0..h.lines.len())
@@ -432,7 +440,7 @@ fn blank_tolerant(
     t: &Target,
     h: &Hunk,
     norm: Norm,
-    hint: Option<usize>,
+    hint: Option<Hint>,
 ) -> Result<Option<Placed>, Failure> {
     let nb: Vec<usize> = (0..h.lines.len())
         .filter(|&k| h.lines[k].is_old() && !h.lines[k].text.trim().is_empty())
@@ -606,6 +614,7 @@ fn reindent_adds(t: &Target, h: &Hunk, al: &Alignment) -> Vec<String> {
     let old_nonblank = |k: usize| h.lines[k].is_old() && !h.lines[k].text.trim().is_empty();
     let mut run_removed: Vec<usize> = Vec::new();
     let mut run_added = 0usize;
+    let mut line_refs: HashMap<usize, Vec<usize>> = HashMap::new();
     for (k, l) in h.lines.iter().enumerate() {
         match l.kind {
             LineKind::Remove => {
@@ -632,8 +641,11 @@ fn reindent_adds(t: &Target, h: &Hunk, al: &Alignment) -> Vec<String> {
                     None => next.into_iter().chain(prev).collect(),
                 };
                 let a = indent_of(&l.text);
+                line_refs.insert(k, refs.clone());
                 for rk in refs {
-                    let Some((_, r, f)) = pairs.iter().find(|(pk, _, _)| *pk == rk) else { continue };
+                    let Some((_, r, f)) = pairs.iter().find(|(pk, _, _)| *pk == rk) else {
+                        continue;
+                    };
                     if r == f || (a != f && a != r) {
                         continue;
                     }
@@ -651,14 +663,31 @@ fn reindent_adds(t: &Target, h: &Hunk, al: &Alignment) -> Vec<String> {
     if !use_map {
         return written;
     }
+    // Each added line moves the way its reference line moved (for a consistent shift that is the shift).
+    let relative = |k: usize, a: &str| -> Option<String> {
+        let refs = line_refs.get(&k)?;
+        let (_, r, f) = refs
+            .iter()
+            .find_map(|rk| pairs.iter().find(|(pk, _, _)| pk == rk))?;
+        if let Some(rest) = a.strip_prefix(r.as_str()) {
+            return Some(format!("{f}{rest}"));
+        }
+        let extra = r.strip_prefix(a)?;
+        f.strip_suffix(extra).map(str::to_string)
+    };
     h.lines
         .iter()
-        .map(|l| {
+        .enumerate()
+        .map(|(k, l)| {
             if l.kind != LineKind::Add || l.text.trim().is_empty() {
                 return l.text.clone();
             }
             let ind = indent_of(&l.text);
-            match map_indent(ind) {
+            let new = match &shift {
+                Shift::None => relative(k, ind).or_else(|| map_indent(ind)),
+                _ => map_indent(ind),
+            };
+            match new {
                 Some(new) => format!("{new}{}", l.text.trim_start()),
                 None => l.text.clone(),
             }
@@ -666,12 +695,13 @@ fn reindent_adds(t: &Target, h: &Hunk, al: &Alignment) -> Vec<String> {
         .collect()
 }
 
-/// The hunk cut at `...`-style context lines; every piece must match exactly once, in order.
-fn elision(t: &Target, h: &Hunk, ladder: Ladder) -> Result<Vec<Placed>, Failure> {
+/// The hunk cut at `...`-style context lines; every piece must match exactly once, in order. (A bare `...` counts
+/// as elision even in Python: had it been real code, an earlier rung would have matched.)
+fn elision(t: &Target, h: &Hunk) -> Result<Vec<Placed>, Failure> {
     let mut pieces: Vec<Hunk> = Vec::new();
     let mut cur: Vec<HunkLine> = Vec::new();
     for l in &h.lines {
-        if l.kind == LineKind::Context && is_placeholder(&l.text, ladder.python) {
+        if l.kind == LineKind::Context && is_placeholder(&l.text, false) {
             pieces.push(Hunk {
                 lines: std::mem::take(&mut cur),
                 ..Hunk::default()
@@ -719,16 +749,30 @@ fn place_pieces(
             }
             continue;
         }
-        let placed = place_piece(t, p)
-            .map_err(|f| fail(format!("part {} of the {what} hunk: {}", i + 1, f.reason)))?;
-        if placed.start < prev_end {
-            return Err(fail(format!(
-                "the parts of the {what} hunk are not in file order"
-            )));
-        }
-        prev_end = placed.end;
-        if changes {
-            out.push(placed);
+        // A part of an elided hunk may itself jump over lines without a marker.
+        let placed = match place_piece(t, p) {
+            Ok(x) => vec![x],
+            Err(f) => match (what, split_at_jumps(t, p)) {
+                ("elided", Ok(Some(xs))) => xs,
+                _ => {
+                    return Err(fail(format!(
+                        "part {} of the {what} hunk: {}",
+                        i + 1,
+                        f.reason
+                    )));
+                }
+            },
+        };
+        for x in placed {
+            if x.start < prev_end {
+                return Err(fail(format!(
+                    "the parts of the {what} hunk are not in file order"
+                )));
+            }
+            prev_end = x.end;
+            if x.ops.iter().any(|op| !matches!(op, Op::Keep(_))) {
+                out.push(x);
+            }
         }
     }
     if out.is_empty() {
@@ -755,7 +799,8 @@ fn place_piece(t: &Target, p: &Hunk) -> Result<Placed, Failure> {
 }
 
 /// A hunk that silently jumps over unchanged lines: cut it between two context lines where the contiguous match
-/// breaks; every piece (with at least two non-blank old lines) must match exactly once, in order.
+/// breaks; every piece (with two non-blank old lines, or one distinctive line found once in the file) must match
+/// exactly once, in order.
 fn split_at_jumps(t: &Target, h: &Hunk) -> Result<Option<Vec<Placed>>, Failure> {
     // Every old line must exist somewhere, or this is not a jump but a hallucination.
     let idx = t.index(Norm::Indent);
@@ -783,7 +828,10 @@ fn split_at_jumps(t: &Target, h: &Hunk) -> Result<Option<Vec<Placed>>, Failure> 
             .filter(|l| l.is_old() && !l.text.trim().is_empty())
             .map(|l| l.text.trim().to_string())
             .collect();
-        if nb.len() < 2 {
+        // A piece needs two non-blank old lines, or one distinctive line that occurs once in the file.
+        let single_ok =
+            nb.len() == 1 && nb[0].len() >= 8 && idx.at.get(&nb[0]).is_some_and(|v| v.len() == 1);
+        if nb.len() < 2 && !single_ok {
             return false;
         }
         t.find_nonblank(Norm::Indent, &nb)
@@ -822,7 +870,7 @@ fn split_at_jumps(t: &Target, h: &Hunk) -> Result<Option<Vec<Placed>>, Failure> 
     if pieces.len() < 2 {
         return Ok(None);
     }
-    match place_pieces(t, &pieces, "split", 2) {
+    match place_pieces(t, &pieces, "split", 1) {
         Ok(ps) => Ok(Some(
             ps.into_iter()
                 .map(|mut p| {
@@ -995,7 +1043,10 @@ mod tests {
         let ls = lines(file);
         let t = Target::new(&ls, true);
         let h = hunk(body);
-        let hint = h.old_start.map(|s| s.saturating_sub(1));
+        let hint = h.old_start.map(|s| Hint {
+            line: s.saturating_sub(1),
+            slack: 0,
+        });
         let ps = place(&t, &h, hint, Ladder::default()).map_err(|f| f.reason)?;
         let mut out: Vec<String> = Vec::new();
         let mut cur = 0;
@@ -1104,6 +1155,19 @@ mod tests {
         assert_eq!(lvl, RepairLevel::Elision);
         let err = run(FILE, "@@\n     three();\n-    four();\n+    FOUR();\n ...\n fn a() {\n-    one();\n+    ONE();\n").unwrap_err();
         assert!(err.contains("order"), "{err}");
+    }
+
+    #[test]
+    fn elided_part_that_also_jumps_is_split_further() {
+        let file = "alpha one\nalpha two\nalpha three\nbeta one\nbeta two\ngamma one\ngamma two\ngamma three\ndelta one\ndelta two\n";
+        let body = "@@\n alpha one\n-alpha two\n+ALPHA TWO\n alpha three\n ...\n gamma one\n-gamma two\n+GAMMA TWO\n gamma three\n delta two\n";
+        let (out, lvl) = run(file, body).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(
+            out,
+            file.replace("alpha two", "ALPHA TWO")
+                .replace("gamma two", "GAMMA TWO")
+        );
+        assert_eq!(lvl, RepairLevel::Split);
     }
 
     #[test]
