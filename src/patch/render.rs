@@ -159,6 +159,10 @@ pub fn git_diff(changes: &[FileChange], selection: &[Vec<bool>]) -> String {
                     ));
                 }
                 if a != b {
+                    if renamed {
+                        // libgit2 reads a renamed file's content change only after an `index` line.
+                        out.push_str(&format!("index {}..{}\n", blob_id(b), blob_id(a)));
+                    }
                     out.push_str(&format!(
                         "--- {}\n+++ {}\n",
                         q("a/", old_name),
@@ -237,6 +241,14 @@ fn range(start: usize, len: usize) -> String {
         1 => format!("{}", start + 1),
         _ => format!("{},{}", start + 1, len),
     }
+}
+
+/// Git's blob id of a text, abbreviated as git writes it in an `index` line.
+fn blob_id(text: &str) -> String {
+    let id = git2::Oid::hash_object(git2::ObjectType::Blob, text.as_bytes())
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    id.chars().take(12).collect()
 }
 
 /// Rough similarity (percent of lines kept) for a rename header; git reads but does not check it.

@@ -20,12 +20,13 @@ fn modify(path: &str, old: &str, new: &str) -> String {
     format!("```diff\n--- a/{path}\n+++ b/{path}\n@@ -1 +1 @@\n-{old}\n+{new}\n```\n")
 }
 
-/// Feed `reply` to `onepass apply -y` and expect a refusal (exit 1, nothing applied) saying `message`.
+/// Feed `reply` to `onepass apply -y` and expect a refusal (exit 2: bad input, nothing applied) saying
+/// `message`.
 fn refused(case: Case, reply: &str, message: &str) -> crate::harness::Run {
     case.args(&["apply", "-y", "-"])
         .stdin(reply)
         .run()
-        .status(1)
+        .status(2)
         .stderr_has(message)
         .unchanged()
 }

@@ -8,6 +8,7 @@ mod apply_cmd;
 mod bad_input;
 mod cache;
 mod config;
+mod diffs;
 mod faults;
 mod hostile;
 mod llama_real;
