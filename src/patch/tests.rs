@@ -411,45 +411,6 @@ diff --git a/old name.txt b/new name.txt\nrename from old name.txt\nrename to ne
     }
 }
 
-/// Rough timing: a 5,000-line file with 50 hunks (some needing indentation repair). Run with
-/// `cargo test --release -- --ignored --nocapture bench_large_file`.
-#[test]
-#[ignore]
-fn bench_large_file() {
-    let mut file = String::new();
-    for i in 0..5000 {
-        file.push_str(&format!(
-            "    let value_{i} = compute({i}, \"item {i}\");\n"
-        ));
-    }
-    let t = Mem::with(&[("big.rs", &file)]);
-    let mut reply = String::from("--- a/big.rs\n+++ b/big.rs\n");
-    for k in 0..50 {
-        let i = 50 + k * 97;
-        let indent = if k % 2 == 0 { "    " } else { "  " };
-        reply.push_str("@@ ... @@\n");
-        for j in i - 3..i {
-            reply.push_str(&format!(
-                " {indent}let value_{j} = compute({j}, \"item {j}\");\n"
-            ));
-        }
-        reply.push_str(&format!("-{indent}let value_{i} = compute({i}, \"item {i}\");\n+    let value_{i} = changed();\n"));
-        for j in i + 1..i + 4 {
-            reply.push_str(&format!(
-                " {indent}let value_{j} = compute({j}, \"item {j}\");\n"
-            ));
-        }
-    }
-    let start = std::time::Instant::now();
-    let p = plan_ok(&reply, &t);
-    let placed = start.elapsed();
-    let _ = git_diff(&p.changes, &[]);
-    let total = start.elapsed();
-    assert_eq!(p.changes[0].hunks.len(), 50);
-    eprintln!("plan: {placed:?}, plan + git_diff: {total:?}");
-    assert!(total.as_millis() < 500);
-}
-
 /// Random replies assembled from diff-like fragments (with multi-byte text, CR, tabs, fences) never panic, and
 /// whatever is planned renders and applies.
 #[test]
