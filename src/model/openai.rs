@@ -427,6 +427,45 @@ mod tests {
     }
 
     #[test]
+    fn caps_on_text_and_tokens() {
+        let piece = "data: {\"choices\":[{\"delta\":{\"content\":\"abcd\"}}]}\n\n";
+        let many = piece.repeat(100);
+        let limits = StreamLimits {
+            max_reply_bytes: 1000,
+            ..StreamLimits::default()
+        };
+        let read = |text: &str, limits: StreamLimits, max_tokens: u32| {
+            read_lines(
+                &mut ReaderLines::new(text.as_bytes(), limits),
+                limits,
+                max_tokens,
+                Instant::now(),
+                &mut |_| {},
+            )
+        };
+        // 100 pieces within a 10-token limit: the cap is 10 + 64.
+        assert!(matches!(
+            read(&many, StreamLimits::default(), 10),
+            Err(ModelError::Runaway { limit: 74, .. })
+        ));
+        // 400 bytes of text against a 300 byte cap.
+        let small = StreamLimits {
+            max_reply_bytes: 300,
+            ..limits
+        };
+        assert!(matches!(
+            read(&many, small, 4096),
+            Err(ModelError::TooLarge { limit: 300 })
+        ));
+        // Within both caps the stream just ends without [DONE]: cut.
+        assert!(matches!(
+            read(&many, limits, 4096),
+            Err(ModelError::Cut { received: 400 })
+        ));
+        assert_eq!(token_cap(4096), 5120);
+    }
+
+    #[test]
     fn overflow_errors_are_recognised() {
         let llama = r#"{"error":{"code":400,"message":"the request exceeds the available context size, try increasing it","type":"exceed_context_size_error","n_prompt_tokens":9000,"n_ctx":4096}}"#;
         match http_error(400, "u", llama, 8000, None, "m") {
