@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::feed::{Lines, Phase, ReaderLines, StreamLimits};
+use super::feed::{FeedError, Lines, Phase, ReaderLines, StreamLimits};
 use super::stream::{self, Chunk, ChunkError, SseDecoder, SseEvent};
 use super::{Event, ModelError, Reply, Server, ServerKind, http_client, open_stream, token_cap};
 use crate::prompt::Prompt;
@@ -97,6 +97,11 @@ pub fn read_lines(
         let line = match lines.next_line(phase) {
             Ok(Some(line)) => line,
             Ok(None) => break,
+            // The model said why it stopped and the server then fell silent without [DONE] or closing: the
+            // reply is complete.
+            Err(FeedError::Idle { .. }) if collector.reply.finish_reason.is_some() => {
+                return Ok(collector.finish(start));
+            }
             Err(e) => {
                 return Err(ModelError::from_feed(
                     e,

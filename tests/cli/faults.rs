@@ -363,3 +363,23 @@ fn a_remote_endpoint_is_named_once_in_the_summary() {
         run.stderr
     );
 }
+
+#[test]
+fn a_finished_reply_whose_connection_stays_open_is_complete() {
+    // Everything up to the finish reason, then silence with the connection open (no [DONE], no close).
+    let full = sse_transcript(ADD_VERBOSE_REPLY, "stop");
+    let bytes = full
+        .find("\"usage\"")
+        .map(|i| full[..i].rfind("data:").unwrap())
+        .unwrap();
+    quick()
+        .chat(Reply::Stall {
+            body: full,
+            bytes,
+            hold: Duration::from_secs(20),
+        })
+        .args(&["-y", "add a --verbose flag"])
+        .run()
+        .status(0)
+        .file("src/main.rs", HELLO_MAIN_VERBOSE);
+}
