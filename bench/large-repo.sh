@@ -47,7 +47,7 @@ PY
 echo "repository: $n files + odd cases, binary: $bin"
 out=$work/report.json
 /usr/bin/time -f "wall %e s, peak RSS %M KiB" \
-  env ONEPASS_ENDPOINT=http://127.0.0.1:9 "$bin" -C "$repo" pack --json "add a flag" >"$out"
+  env ONEPASS_ENDPOINT=http://127.0.0.1:9 "$bin" pack -C "$repo" --json "add a flag" >"$out"
 python3 - "$out" <<'PY'
 import json, sys, collections
 r = json.load(open(sys.argv[1]))

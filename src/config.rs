@@ -581,6 +581,33 @@ mod tests {
     }
 
     #[test]
+    fn durations_and_trust_settings_in_files_and_env() {
+        let file = Layer::parse(
+            "prefill_timeout = \"15m\"\nidle_timeout = 30\nmax_reply_bytes = 1000\nallow_secrets = true\n",
+        )
+        .unwrap();
+        assert_eq!(
+            file.prefill_timeout,
+            Some(std::time::Duration::from_secs(900))
+        );
+        assert_eq!(file.idle_timeout, Some(std::time::Duration::from_secs(30)));
+        assert_eq!(file.max_reply_bytes, Some(1000));
+        assert!(Layer::parse("idle_timeout = \"soon\"\n").is_err());
+        let mut env = Env::default();
+        env.vars.insert("ONEPASS_IDLE_TIMEOUT".into(), "0.5".into());
+        env.vars.insert("ONEPASS_ALLOW_SECRETS".into(), "0".into());
+        let layer = Layer::from_env(&env).unwrap().over(file);
+        assert_eq!(
+            layer.idle_timeout,
+            Some(std::time::Duration::from_millis(500))
+        );
+        assert_eq!(layer.allow_secrets, Some(false));
+        env.vars
+            .insert("ONEPASS_ALLOW_SECRETS".into(), "maybe".into());
+        assert!(Layer::from_env(&env).is_err());
+    }
+
+    #[test]
     fn unknown_keys_are_errors_with_the_nearest_key() {
         let err = Layer::parse("budgit = 5\n").unwrap_err();
         assert_eq!(err, "unknown key `budgit`; did you mean `budget`?");

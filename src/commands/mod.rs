@@ -75,12 +75,11 @@ pub fn report_secrets(ui: &mut Ui<'_>, withheld: &Withheld) {
             .iter()
             .map(|f| format!("{} ({})", f.path, f.reason))
             .collect();
-        ui.warn(&format!(
-            "withheld {} file{} that look like secrets: {}",
-            withheld.files.len(),
-            if withheld.files.len() == 1 { "" } else { "s" },
-            list.join(", ")
-        ));
+        let count = match withheld.files.len() {
+            1 => "1 file that looks like a secret".to_string(),
+            n => format!("{n} files that look like secrets"),
+        };
+        ui.warn(&format!("withheld {count}: {}", list.join(", ")));
     }
     if !withheld.redactions.is_empty() {
         let shown = if ui.verbose() { usize::MAX } else { 10 };

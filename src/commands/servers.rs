@@ -50,7 +50,7 @@ fn servers(args: &ServersArgs, env: &Env, stdout: &mut dyn std::io::Write) -> Re
             key.as_deref(),
             Duration::from_secs(10),
         )?],
-        None => detect::scan_local(args.api, key.as_deref()),
+        None => detect::scan_local(args.api),
     };
     let records = RunLog::open(env).map(|l| l.read()).unwrap_or_default();
     let listed: Vec<Listed> = found

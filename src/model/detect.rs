@@ -298,15 +298,16 @@ fn live_ports(ports: &[u16]) -> Vec<u16> {
     })
 }
 
-/// Every server answering on the local ports, in port preference order.
-pub fn scan_local(forced: Option<ServerKind>, key: Option<&str>) -> Vec<Found> {
+/// Every server answering on the local ports, in port preference order. No API key is sent while scanning:
+/// whatever listens on those ports (a dev web server on :8000 or :5000) is not a host the key was meant for.
+pub fn scan_local(forced: Option<ServerKind>) -> Vec<Found> {
     let live = live_ports(LOCAL_PORTS);
     std::thread::scope(|scope| {
         let handles: Vec<_> = live
             .iter()
             .map(|port| {
                 let api = format!("http://127.0.0.1:{port}/v1");
-                scope.spawn(move || fingerprint(&api, forced, key, Duration::from_secs(2)).ok())
+                scope.spawn(move || fingerprint(&api, forced, None, Duration::from_secs(2)).ok())
             })
             .collect();
         handles
@@ -325,15 +326,17 @@ pub fn connect(settings: &ServerSettings) -> Result<Server, ModelError> {
             settings.api_key.as_deref(),
             Duration::from_secs(10),
         )?,
-        None => scan_local(settings.api, settings.api_key.as_deref())
-            .into_iter()
-            .next()
-            .ok_or_else(|| ModelError::NoServer {
-                tried: LOCAL_PORTS
-                    .iter()
-                    .map(|p| format!("127.0.0.1:{p}"))
-                    .collect(),
-            })?,
+        None => {
+            scan_local(settings.api)
+                .into_iter()
+                .next()
+                .ok_or_else(|| ModelError::NoServer {
+                    tried: LOCAL_PORTS
+                        .iter()
+                        .map(|p| format!("127.0.0.1:{p}"))
+                        .collect(),
+                })?
+        }
     };
     let model = choose_model(&found, settings.model.as_deref())?;
     let listed = found.models.iter().find(|m| m.id == model);
@@ -349,11 +352,16 @@ pub fn connect(settings: &ServerSettings) -> Result<Server, ModelError> {
         version: found.version.clone(),
         model,
         context_window,
-        api_key: settings.api_key.clone(),
+        api_key: key_for(settings).map(str::to_string),
         temperature: settings.temperature,
         keep_alive: settings.keep_alive.clone(),
         limits: settings.limits,
     })
+}
+
+/// The API key to send: only to an endpoint the user configured, never to a server found by scanning.
+pub fn key_for(settings: &ServerSettings) -> Option<&str> {
+    settings.endpoint.as_ref().and(settings.api_key.as_deref())
 }
 
 /// `--model`, else the one model loaded, else the one model served; several and no choice is an error.
@@ -416,6 +424,17 @@ mod tests {
         assert!(api_base("localhost:8080").is_err());
         assert!(api_base("ftp://x").is_err());
         assert_eq!(server_root("http://h:1/v1"), "http://h:1");
+    }
+
+    #[test]
+    fn the_key_goes_only_to_a_configured_endpoint() {
+        let mut settings = ServerSettings {
+            api_key: Some("sk-x".into()),
+            ..ServerSettings::default()
+        };
+        assert_eq!(key_for(&settings), None);
+        settings.endpoint = Some("http://127.0.0.1:8080".into());
+        assert_eq!(key_for(&settings), Some("sk-x"));
     }
 
     #[test]

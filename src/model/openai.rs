@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::feed::{Lines, Phase, ReaderLines, StreamLimits};
+use super::feed::{FeedError, Lines, Phase, ReaderLines, StreamLimits};
 use super::stream::{self, Chunk, ChunkError, SseDecoder, SseEvent};
 use super::{Event, ModelError, Reply, Server, ServerKind, http_client, open_stream, token_cap};
 use crate::prompt::Prompt;
@@ -97,6 +97,11 @@ pub fn read_lines(
         let line = match lines.next_line(phase) {
             Ok(Some(line)) => line,
             Ok(None) => break,
+            // The model said why it stopped and the server then fell silent without [DONE] or closing: the
+            // reply is complete.
+            Err(FeedError::Idle { .. }) if collector.reply.finish_reason.is_some() => {
+                return Ok(collector.finish(start));
+            }
             Err(e) => {
                 return Err(ModelError::from_feed(
                     e,
@@ -424,6 +429,45 @@ mod tests {
             "data: {\"choices\":[{\"delta\":{\"content\":\"x\"},\"finish_reason\":\"length\"}]}\n\n",
         );
         assert!(reply.unwrap().truncated());
+    }
+
+    #[test]
+    fn caps_on_text_and_tokens() {
+        let piece = "data: {\"choices\":[{\"delta\":{\"content\":\"abcd\"}}]}\n\n";
+        let many = piece.repeat(100);
+        let limits = StreamLimits {
+            max_reply_bytes: 1000,
+            ..StreamLimits::default()
+        };
+        let read = |text: &str, limits: StreamLimits, max_tokens: u32| {
+            read_lines(
+                &mut ReaderLines::new(text.as_bytes(), limits),
+                limits,
+                max_tokens,
+                Instant::now(),
+                &mut |_| {},
+            )
+        };
+        // 100 pieces within a 10-token limit: the cap is 10 + 64.
+        assert!(matches!(
+            read(&many, StreamLimits::default(), 10),
+            Err(ModelError::Runaway { limit: 74, .. })
+        ));
+        // 400 bytes of text against a 300 byte cap.
+        let small = StreamLimits {
+            max_reply_bytes: 300,
+            ..limits
+        };
+        assert!(matches!(
+            read(&many, small, 4096),
+            Err(ModelError::TooLarge { limit: 300 })
+        ));
+        // Within both caps the stream just ends without [DONE]: cut.
+        assert!(matches!(
+            read(&many, limits, 4096),
+            Err(ModelError::Cut { received: 400 })
+        ));
+        assert_eq!(token_cap(4096), 5120);
     }
 
     #[test]

@@ -325,6 +325,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_file_that_vanished_is_reported_unreadable() {
+        let dir = std::env::temp_dir();
+        assert!(matches!(
+            read_one(&dir, "onepass-no-such-file-7f3a.txt", 1024),
+            Err(SkipReason::Unreadable { .. })
+        ));
+        let gone = ignore::Error::WithPath {
+            path: dir.join("gone"),
+            err: Box::new(ignore::Error::Io(std::io::Error::from(
+                std::io::ErrorKind::NotFound,
+            ))),
+        };
+        let nested = ignore::Error::WithDepth {
+            depth: 2,
+            err: Box::new(gone),
+        };
+        assert_eq!(error_path(&nested), Some(dir.join("gone").as_path()));
+        assert!(
+            error_message(&nested).contains("not found"),
+            "{}",
+            error_message(&nested)
+        );
+    }
+
+    #[test]
     fn classify_recognises_binary_utf8_minified_generated() {
         assert_eq!(
             classify("a.txt", b"ab\0cd".to_vec()),

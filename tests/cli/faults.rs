@@ -324,3 +324,62 @@ fn ollama_streams_stall_and_garbage_too() {
         .stderr_has("prefill timeout")
         .unchanged();
 }
+
+/// This machine's address on its default route, if it has one (none in a sandbox without a network).
+fn non_loopback_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:9").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+#[test]
+fn a_remote_endpoint_is_named_once_in_the_summary() {
+    let Some(ip) = non_loopback_ip() else {
+        eprintln!("SKIPPED: no non-loopback address on this machine");
+        return;
+    };
+    let server = TestServer::openai_at(
+        "0.0.0.0:0",
+        Reply::sse(&sse_transcript(ADD_VERBOSE_REPLY, "stop")),
+    );
+    let port = server.url.rsplit(':').next().unwrap().to_string();
+    let run = hello()
+        .with_server(server)
+        .env("ONEPASS_ENDPOINT", &format!("http://{ip}:{port}"))
+        .args(&["-y", "add a --verbose flag"])
+        .run()
+        .status(0);
+    let note = format!("prompt sent to {ip}, outside this machine");
+    assert_eq!(run.stderr.matches(&note).count(), 1, "{}", run.stderr);
+    let run = hello()
+        .reply(ADD_VERBOSE_REPLY)
+        .args(&["-y", "add a --verbose flag"])
+        .run()
+        .status(0);
+    assert!(
+        !run.stderr.contains("outside this machine"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn a_finished_reply_whose_connection_stays_open_is_complete() {
+    // Everything up to the finish reason, then silence with the connection open (no [DONE], no close).
+    let full = sse_transcript(ADD_VERBOSE_REPLY, "stop");
+    let bytes = full
+        .find("\"usage\"")
+        .map(|i| full[..i].rfind("data:").unwrap())
+        .unwrap();
+    quick()
+        .chat(Reply::Stall {
+            body: full,
+            bytes,
+            hold: Duration::from_secs(20),
+        })
+        .args(&["-y", "add a --verbose flag"])
+        .run()
+        .status(0)
+        .file("src/main.rs", HELLO_MAIN_VERBOSE);
+}

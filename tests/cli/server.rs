@@ -100,7 +100,12 @@ impl TestServer {
     /// Serve `routes` ("METHOD /path" -> reply) on a free loopback port until the test process ends.
     /// Unknown routes answer 404.
     pub fn start(routes: HashMap<String, Reply>) -> TestServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind loopback");
+        TestServer::start_at("127.0.0.1:0", routes)
+    }
+
+    /// Serve `routes` on `bind` (e.g. "0.0.0.0:0" to be reachable on every interface).
+    pub fn start_at(bind: &str, routes: HashMap<String, Reply>) -> TestServer {
+        let listener = TcpListener::bind(bind).expect("bind");
         let url = format!("http://{}", listener.local_addr().unwrap());
         let requests = Arc::new(Mutex::new(Vec::new()));
         let log = Arc::clone(&requests);
@@ -117,13 +122,18 @@ impl TestServer {
 
     /// An OpenAI-compatible server with one model whose chat endpoint answers `chat`.
     pub fn openai(chat: Reply) -> TestServer {
+        TestServer::openai_at("127.0.0.1:0", chat)
+    }
+
+    /// The same, bound to `bind`.
+    pub fn openai_at(bind: &str, chat: Reply) -> TestServer {
         let mut routes = HashMap::new();
         routes.insert(
             "GET /v1/models".to_string(),
             Reply::json(200, r#"{"object":"list","data":[{"id":"test-model","object":"model","owned_by":"test"}]}"#),
         );
         routes.insert("POST /v1/chat/completions".to_string(), chat);
-        TestServer::start(routes)
+        TestServer::start_at(bind, routes)
     }
 
     /// An Ollama server (version, tags, show, /v1/models) whose `/api/chat` answers `chat`.
