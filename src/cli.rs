@@ -361,6 +361,15 @@ pub struct OutcomeOpts {
     /// changes are applied (files stay regular and non-executable). Refused by default.
     #[arg(long)]
     pub allow_modes: bool,
+
+    /// Reject every hunk that needed more than whitespace repair (re-indented, elided, context dropped, …)
+    #[arg(long)]
+    pub strict: bool,
+
+    /// Validate and report only: show the preview and each hunk's repair level, apply nothing (exit 0 when
+    /// every hunk can be placed, 1 when one cannot)
+    #[arg(long, conflicts_with_all = ["dry_run", "yes", "review", "commit", "stage"])]
+    pub check: bool,
 }
 
 /// The main job: `onepass [OPTIONS] "REQUEST" [PATHS...]`.

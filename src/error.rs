@@ -59,6 +59,8 @@ pub enum Outcome {
     Written,
     /// A report or prompt was printed (`pack`).
     Printed,
+    /// `--check`: every hunk can be placed; nothing was applied.
+    Checked,
     /// The validator refused at least one hunk; nothing was applied.
     Rejected,
     /// The user said no.
@@ -75,7 +77,7 @@ pub enum Outcome {
 impl Outcome {
     pub fn exit_code(self) -> u8 {
         match self {
-            Outcome::Applied | Outcome::Written | Outcome::Printed => 0,
+            Outcome::Applied | Outcome::Written | Outcome::Printed | Outcome::Checked => 0,
             Outcome::Rejected | Outcome::Declined | Outcome::Empty | Outcome::NoDiff => 1,
             Outcome::Refused => 2,
         }

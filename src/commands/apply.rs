@@ -41,7 +41,7 @@ fn apply(
     let flags = Layer::from_flags(&args.repo, None, None);
     let cfg = Config::resolve(env, &args.repo, flags)?;
     ui.set_color(cfg.color_stderr);
-    if !args.outcome.yes && !args.outcome.dry_run && !env.interactive() {
+    if !args.outcome.yes && !args.outcome.dry_run && !args.outcome.check && !env.interactive() {
         return Err(Error::NotInteractive);
     }
     // The same cap as a streamed reply: a gigantic input is refused, not read whole.

@@ -242,7 +242,7 @@ pub fn review_and_apply(
 ) -> Result<Outcome, Error> {
     let tree = crate::repo::WorkTree::new(&cfg.root);
     let options = patch::Options {
-        strict: false,
+        strict: tail.outcome.strict,
         truncated: tail.truncated,
     };
     let plan = match patch::plan(reply, &tree, &options) {
@@ -289,6 +289,13 @@ pub fn review_and_apply(
     render::preview(&mut preview, &changes, &modes, palette)
         .map_err(|e| Error::Output(e.to_string()))?;
 
+    if out.check {
+        show(&preview, out.json, env, out.no_pager, stdout, ui)?;
+        ui.status(&format!(
+            "check: {counted} can be placed exactly; nothing was applied (--check)"
+        ));
+        return Ok(Outcome::Checked);
+    }
     if out.dry_run {
         return write_patch(
             cfg, env, tail, &plan, &changes, &preview, stdout, ui, report,
@@ -540,6 +547,7 @@ pub fn finish(
     report.outcome = match &result {
         Ok(Outcome::Applied) => "applied",
         Ok(Outcome::Written | Outcome::Printed) => "written",
+        Ok(Outcome::Checked) => "checked",
         Ok(Outcome::NoDiff) => "no_diff",
         Ok(Outcome::Rejected | Outcome::Refused | Outcome::Declined | Outcome::Empty) => "rejected",
         Err(_) => "error",

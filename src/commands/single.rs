@@ -364,7 +364,7 @@ fn single_pass(
         ));
     }
     // Refuse before the expensive part if the result could be neither confirmed nor written.
-    if !job.outcome.yes && !job.outcome.dry_run && !env.interactive() {
+    if !job.outcome.yes && !job.outcome.dry_run && !job.outcome.check && !env.interactive() {
         return Err(Error::NotInteractive);
     }
     if job.selection == Selection::Previous {

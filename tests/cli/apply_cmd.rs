@@ -78,3 +78,58 @@ fn apply_applies_to_uncommitted_files_as_they_are_on_disk() {
         .status(0)
         .file("src/main.rs", HELLO_MAIN_VERBOSE);
 }
+
+#[test]
+fn check_validates_and_reports_without_applying() {
+    let run = hello()
+        .args(&["apply", "--check", "--json", "-"])
+        .stdin(ADD_VERBOSE_REPLY)
+        .run()
+        .status(0)
+        .stderr_has("can be placed exactly; nothing was applied (--check)")
+        .unchanged();
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["outcome"], "checked");
+    assert_eq!(report["change"]["files"][0]["hunks"][0]["level"], "exact");
+    let mismatch = "```diff\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -1 +1 @@\n-use std::io;\n+use std::fmt;\n```\n";
+    hello()
+        .args(&["apply", "--check", "-"])
+        .stdin(mismatch)
+        .run()
+        .status(1)
+        .unchanged();
+}
+
+#[test]
+fn strict_rejects_what_needed_more_than_whitespace_repair() {
+    // The model wrote curly quotes in a context line: the unicode rung places it, --strict refuses it;
+    // re-indentation is a whitespace repair, which --strict accepts.
+    let curly = "```diff\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -4,3 +4,4 @@\n     let args: Vec<String> = env::args().collect();\n+    let verbose = args.len() > 2;\n     let name = args.get(1).map(String::as_str).unwrap_or(\u{201c}world\u{201d});\n     println!(\u{201c}hello, {name}\u{201d});\n```\n";
+    let run = hello()
+        .args(&["apply", "--check", "--json", "-"])
+        .stdin(curly)
+        .run()
+        .status(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["change"]["files"][0]["hunks"][0]["level"], "unicode");
+    hello()
+        .args(&["apply", "-y", "--strict", "-"])
+        .stdin(curly)
+        .run()
+        .status(1)
+        .unchanged();
+    hello()
+        .args(&["apply", "-y", "-"])
+        .stdin(curly)
+        .run()
+        .status(0)
+        .stdout_has("[repaired: unicode]");
+
+    let reindented = "```diff\n--- a/src/main.rs\n+++ b/src/main.rs\n@@ -3,4 +3,5 @@\n fn main() {\n   let args: Vec<String> = env::args().collect();\n+  let verbose = args.len() > 2;\n   let name = args.get(1).map(String::as_str).unwrap_or(\"world\");\n   println!(\"hello, {name}\");\n```\n";
+    hello()
+        .args(&["apply", "-y", "--strict", "-"])
+        .stdin(reindented)
+        .run()
+        .status(0)
+        .stdout_has("[repaired: indentation]");
+}
