@@ -261,6 +261,10 @@ fn examine(full: &Path, path: &str, size: u64, limit: u64) -> Result<String, Ski
     if LOCK_FILES.contains(&name) {
         return Err(SkipReason::LockFile);
     }
+    // onepass's own --dry-run output: packing it would feed the model its previous answer.
+    if name.starts_with("onepass-") && name.ends_with(".patch") {
+        return Err(SkipReason::Generated);
+    }
     if size > limit {
         return Err(SkipReason::TooLarge { bytes: size, limit });
     }

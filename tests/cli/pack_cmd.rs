@@ -158,3 +158,21 @@ fn the_budget_follows_the_servers_context_window() {
     assert_eq!(report["context_window"], 6000);
     assert_eq!(report["budget"], 6000 - 4096);
 }
+
+#[test]
+fn onepass_patch_files_are_not_packed() {
+    let run = hello()
+        .file("onepass-add-a-flag.patch", "diff --git a/x b/x\n")
+        .file("notes.patch", "a patch someone keeps\n")
+        .args(&["pack", "--json", "x"])
+        .run()
+        .status(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let skipped = report["skipped"].as_array().unwrap();
+    assert!(
+        skipped
+            .iter()
+            .any(|s| s["path"] == "onepass-add-a-flag.patch" && s["reason"]["kind"] == "generated")
+    );
+    assert!(!skipped.iter().any(|s| s["path"] == "notes.patch"));
+}
