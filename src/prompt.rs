@@ -45,6 +45,38 @@ impl<'a> FileBlock<'a> {
     }
 }
 
+/// A file shown only as an outline of its definitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutlineBlock<'a> {
+    pub path: &'a str,
+    pub fence: String,
+    /// `LINE: signature` lines, ending with a newline.
+    pub text: &'a str,
+}
+
+impl<'a> OutlineBlock<'a> {
+    pub fn new(path: &'a str, text: &'a str) -> OutlineBlock<'a> {
+        OutlineBlock {
+            path,
+            fence: fence_for(text),
+            text,
+        }
+    }
+}
+
+/// The repository context of a prompt, in prompt order: the layout (most stable), the whole files, the
+/// outlines, and the files named but not shown.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    /// A compact tree of the repository's paths, ending with a newline; empty for none.
+    pub tree: &'a str,
+    pub files: &'a [FileBlock<'a>],
+    pub outlines: &'a [OutlineBlock<'a>],
+    pub omitted: &'a [OmittedBlock<'a>],
+    /// Omitted files beyond those listed, counted only.
+    pub omitted_more: usize,
+}
+
 /// A file named in the prompt but not shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct OmittedBlock<'a> {
@@ -106,17 +138,18 @@ impl Templates {
         omitted: &[OmittedBlock<'_>],
         request: &str,
     ) -> Result<Prompt, PromptError> {
-        self.render_with_more(files, omitted, 0, request)
+        self.render_context(
+            &Context {
+                files,
+                omitted,
+                ..Context::default()
+            },
+            request,
+        )
     }
 
-    /// As [`Templates::render`], with `more` omitted files beyond those listed, counted only.
-    pub fn render_with_more(
-        &self,
-        files: &[FileBlock<'_>],
-        omitted: &[OmittedBlock<'_>],
-        more: usize,
-        request: &str,
-    ) -> Result<Prompt, PromptError> {
+    /// Render the repository context and the request.
+    pub fn render_context(&self, ctx: &Context<'_>, request: &str) -> Result<Prompt, PromptError> {
         let system = self
             .env
             .get_template("system.md")
@@ -125,7 +158,17 @@ impl Templates {
         let user = self
             .env
             .get_template("task.md")
-            .and_then(|t| t.render(context! { files => Value::from(Serde(files)), omitted => Value::from(Serde(omitted)), omitted_more => more, request => request.trim() }))
+            .and_then(|t| {
+                t.render(context! {
+                    tree => ctx.tree,
+                    tree_fence => fence_for(ctx.tree),
+                    files => Value::from(Serde(ctx.files)),
+                    outlines => Value::from(Serde(ctx.outlines)),
+                    omitted => Value::from(Serde(ctx.omitted)),
+                    omitted_more => ctx.omitted_more,
+                    request => request.trim(),
+                })
+            })
             .map_err(|e| template_error("task.md", &e))?;
         Ok(Prompt {
             system,
@@ -225,6 +268,30 @@ mod tests {
         }];
         let p = t.render(&[], &omitted, "x").unwrap();
         assert!(p.user.contains("- big.rs (9000 bytes)"), "{}", p.user);
+    }
+
+    #[test]
+    fn layout_files_outlines_then_request() {
+        let t = Templates::load(&[]).unwrap();
+        let files = [FileBlock::new("src/a.rs", "fn a() {}\n")];
+        let outlines = [OutlineBlock::new("src/big.rs", "3: pub fn big() {\n")];
+        let ctx = Context {
+            tree: "src/: a.rs big.rs\n",
+            files: &files,
+            outlines: &outlines,
+            ..Context::default()
+        };
+        let p = t.render_context(&ctx, "change a").unwrap();
+        let at = |needle: &str| {
+            p.user
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {}", p.user))
+        };
+        assert!(at("src/: a.rs big.rs\n") < at("### src/a.rs\n"));
+        assert!(
+            at("### src/a.rs\n") < at("### src/big.rs (outline)\n```\n3: pub fn big() {\n```\n")
+        );
+        assert!(p.user.trim_end().ends_with("change a"));
     }
 
     #[test]

@@ -43,23 +43,40 @@ pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Err
     Ok(Walked { walk, pinned })
 }
 
-/// Rank, count, fit and render.
+/// Rank, count, fit and render, with the repository's git facts and its `.git/onepass/` cache.
 pub fn pack_walked(
+    root: &Path,
     walked: &Walked,
     request: &str,
     limits: Limits,
     templates: &Templates,
 ) -> Result<Packed, Error> {
+    let started = std::time::Instant::now();
     let counter = crate::pack::tokens::TokenCounter::new();
-    Ok(crate::pack::pack(
-        &walked.walk.files,
-        walked.walk.skipped.clone(),
-        &walked.pinned,
+    let (git, (location, cache)) = std::thread::scope(|scope| {
+        let facts = scope.spawn(|| crate::repo::signals::git_facts(root));
+        let location = crate::pack::cache::location(root);
+        let cache = crate::pack::cache::load(location.as_deref());
+        (facts.join().unwrap_or_default(), (location, cache))
+    });
+    let prepare_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let input = crate::pack::Input {
+        files: &walked.walk.files,
+        skipped: &walked.walk.skipped,
+        pinned: &walked.pinned,
         request,
-        limits,
-        templates,
-        counter,
-    )?)
+        git: &git,
+        cache: &cache,
+    };
+    let mut packed = crate::pack::pack(input, limits, templates, counter)?;
+    let started = std::time::Instant::now();
+    // A cache that cannot be written only costs time on the next run.
+    let _ = crate::pack::cache::save(location.as_deref(), &cache);
+    packed.timings_ms.insert("git_and_cache_load", prepare_ms);
+    packed
+        .timings_ms
+        .insert("cache_save", started.elapsed().as_secs_f64() * 1000.0);
+    Ok(packed)
 }
 
 /// Tell the user what was packed and what was left out.
@@ -73,6 +90,18 @@ pub fn report_packing(ui: &mut Ui<'_>, packed: &Packed) {
     ));
     for file in &packed.files {
         ui.detail(&format!("  {} ({} tokens)", file.path, file.tokens));
+    }
+    if !packed.outlined.is_empty() {
+        ui.status(&format!(
+            "outlined {} more file(s) (their definitions only)",
+            packed.outlined.len()
+        ));
+        for file in &packed.outlined {
+            ui.detail(&format!(
+                "  {} ({} tokens of {})",
+                file.path, file.tokens, file.file_tokens
+            ));
+        }
     }
     if !packed.omitted.is_empty() {
         let shown = if ui.verbose() {
@@ -108,10 +137,15 @@ pub fn report_packing(ui: &mut Ui<'_>, packed: &Packed) {
 /// Fill the report's file counts.
 pub fn report_files(report: &mut Report, packed: &Packed) {
     report.files.packed = packed.files.len();
-    report.files.omitted = packed.omitted.len();
+    report.files.omitted = packed.omitted.len() + packed.outlined.len();
     report.files.skipped = packed.skipped.len();
     report.files.packed_paths = packed.files.iter().map(|f| f.path.clone()).collect();
-    report.files.omitted_paths = packed.omitted.iter().map(|f| f.path.clone()).collect();
+    report.files.omitted_paths = packed
+        .outlined
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(packed.omitted.iter().map(|f| f.path.clone()))
+        .collect();
 }
 
 /// How the tail of a run should behave.

@@ -77,12 +77,14 @@ fn pack(
         max_file_size: cfg.walk_options().max_file_size,
         token_ratio: ratio,
     };
-    let packed = pack_walked(&walked, request, limits, &templates)?;
+    let packed = pack_walked(&cfg.root, &walked, request, limits, &templates)?;
     let pack_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !args.list && !args.json {
+    if !args.list && !args.json && !args.explain {
         report_packing(ui, &packed);
     }
-    let written = if args.list {
+    let written = if args.explain {
+        explain(stdout, &packed)
+    } else if args.list {
         packed
             .files
             .iter()
@@ -97,10 +99,23 @@ fn pack(
             "budget": packed.budget,
             "template_tokens": packed.template_tokens,
             "prompt_tokens": packed.prompt_tokens,
+            "tree_tokens": packed.tree_tokens,
             "files": packed.files,
+            "outlined": packed.outlined,
             "omitted": packed.omitted,
             "skipped": packed.skipped,
-            "timings_ms": {"probe": probe_ms, "walk": walk_ms, "pack": pack_ms},
+            "totals": {
+                "candidates": walked.walk.files.len(),
+                "whole": packed.files.len(),
+                "whole_tokens": packed.files.iter().map(|f| f.tokens).sum::<usize>(),
+                "outlined": packed.outlined.len(),
+                "outline_tokens": packed.outlined.iter().map(|f| f.tokens).sum::<usize>(),
+                "omitted": packed.omitted.len(),
+                "skipped": packed.skipped.len(),
+                "counted": packed.counted,
+                "cache_hits": packed.cache_hits,
+            },
+            "timings_ms": {"probe": probe_ms, "walk": walk_ms, "pack": pack_ms, "stages": packed.timings_ms},
         });
         writeln!(
             stdout,
@@ -116,4 +131,35 @@ fn pack(
     };
     written.map_err(|e| Error::Output(e.to_string()))?;
     Ok(Outcome::Printed)
+}
+
+/// `--explain`: one line per ranked file (score, placement, tokens, path), then its reasons, indented.
+fn explain(out: &mut dyn std::io::Write, packed: &crate::pack::Packed) -> std::io::Result<()> {
+    use crate::pack::Placement;
+    writeln!(
+        out,
+        "budget {} tokens: {} whole, {} outlined, {} omitted; prompt ~{} tokens",
+        packed.budget,
+        packed.files.len(),
+        packed.outlined.len(),
+        packed.omitted.len(),
+        packed.prompt_tokens
+    )?;
+    for r in &packed.ranking {
+        let place = match r.placement {
+            Placement::Whole => "whole",
+            Placement::Outline => "outline",
+            Placement::Omitted => "omitted",
+        };
+        let approx = if r.estimated { "~" } else { "" };
+        writeln!(
+            out,
+            "{:>9.3}  {place:<7}  {approx}{:>6} tok  {}",
+            r.score, r.tokens, r.path
+        )?;
+        for reason in &r.reasons {
+            writeln!(out, "           {reason}")?;
+        }
+    }
+    Ok(())
 }

@@ -118,7 +118,7 @@ fn single_pass(
         }
     }
 
-    let mut packed = pack_walked(&walked, request, limits, &templates)?;
+    let mut packed = pack_walked(&cfg.root, &walked, request, limits, &templates)?;
     // Where the server can count, the real count decides; re-pack when the estimate was too low.
     let mut exact = None;
     if server.kind.can_tokenize() {
@@ -135,7 +135,7 @@ fn single_pass(
                 "the server counts {count} tokens against an estimate of {}: packing again",
                 packed.prompt_tokens
             ));
-            packed = pack_walked(&walked, request, limits, &templates)?;
+            packed = pack_walked(&cfg.root, &walked, request, limits, &templates)?;
             exact = None;
         }
     }

@@ -25,6 +25,8 @@ pub struct Candidate {
     /// Repo-relative, '/'-separated.
     pub path: String,
     pub text: String,
+    /// The git blob id of the text, when already known (it is computed when needed otherwise).
+    pub blob: Option<[u8; 20]>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -139,7 +141,11 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
             let outcome = examine(entry.path(), &path, size, opts.max_file_size);
             let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
             match outcome {
-                Ok(text) => found.files.push(Candidate { path, text }),
+                Ok(text) => found.files.push(Candidate {
+                    path,
+                    text,
+                    blob: None,
+                }),
                 Err(reason) => found.skipped.push(Skipped { path, reason }),
             }
             WalkState::Continue
@@ -162,6 +168,7 @@ pub fn read_one(root: &Path, path: &str, max_file_size: u64) -> Result<Candidate
     examine(&full, path, size, max_file_size).map(|text| Candidate {
         path: path.to_string(),
         text,
+        blob: None,
     })
 }
 
