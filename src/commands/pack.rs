@@ -104,6 +104,7 @@ fn pack(
             "outlined": packed.outlined,
             "omitted": packed.omitted,
             "skipped": packed.skipped,
+            "ranking": packed.ranking,
             "totals": {
                 "candidates": walked.walk.files.len(),
                 "whole": packed.files.len(),

@@ -53,8 +53,8 @@ const WINDOW: usize = 400;
 /// The knapsack counts tokens in at most this many steps.
 const STEPS: usize = 4000;
 
-/// Choose files for `budget` tokens. `items` must be in rank order. Pinned files come first and whole; the
-/// rest is a 0/1 knapsack over the best-ranked files whose value grows with the cube of the relevance, so a
+/// Choose files for `budget` tokens. `items` must be in rank order. Pinned files come first and whole, then
+/// the best-ranked file when it fits; the rest is a 0/1 knapsack over the best-ranked files whose value grows with the cube of the relevance, so a
 /// few highly relevant small files are not crowded out by one huge file of similar relevance, but many
 /// marginal files never outweigh one clearly relevant file. What is left is filled in rank order. The
 /// prompt order of the result is by path, which keeps the prompt's prefix stable between requests.
@@ -66,10 +66,17 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
             budget,
         });
     }
-    let room = budget - pinned;
+    let mut room = budget - pinned;
     let mut chosen = vec![false; items.len()];
     for (n, item) in items.iter().enumerate() {
         chosen[n] = item.pinned;
+    }
+    // The best-ranked file is the one most often needed: it goes in whole whenever it fits at all.
+    if let Some(top) = items.iter().position(|i| !i.pinned) {
+        if items[top].score > 0.0 && items[top].tokens <= room {
+            chosen[top] = true;
+            room -= items[top].tokens;
+        }
     }
     let best = items
         .iter()
@@ -79,7 +86,7 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
     let window: Vec<usize> = items
         .iter()
         .enumerate()
-        .filter(|(_, i)| !i.pinned && i.tokens <= room)
+        .filter(|(n, i)| !chosen[*n] && i.tokens <= room)
         .map(|(n, _)| n)
         .take(WINDOW)
         .collect();
@@ -201,28 +208,32 @@ mod tests {
     #[test]
     fn small_relevant_files_are_not_crowded_out_by_a_huge_one() {
         let items = [
+            scored("top.rs", 100, false, 12.0),
             scored("huge.rs", 1200, false, 10.0),
             scored("b.rs", 300, false, 9.0),
             scored("c.rs", 300, false, 8.5),
             scored("d.rs", 300, false, 8.0),
         ];
-        let fit = fit(&items, 1300).unwrap();
+        let fit = fit(&items, 1400).unwrap();
         let paths: Vec<_> = fit
             .included
             .iter()
             .map(|&i| items[i].path.as_str())
             .collect();
-        assert_eq!(paths, ["b.rs", "c.rs", "d.rs"]);
+        assert_eq!(paths, ["b.rs", "c.rs", "d.rs", "top.rs"]);
         assert_eq!(fit.omitted[0].path, "huge.rs");
     }
 
     #[test]
     fn many_marginal_files_do_not_outweigh_one_relevant_file() {
-        let mut items = vec![scored("target.rs", 900, false, 10.0)];
+        let mut items = vec![
+            scored("first.rs", 10, false, 11.0),
+            scored("target.rs", 900, false, 10.0),
+        ];
         items.extend((0..30).map(|n| scored(&format!("m{n:02}.rs"), 30, false, 2.0)));
-        let fit = fit(&items, 1000).unwrap();
-        assert!(fit.included.contains(&0), "the relevant file is kept");
-        assert!(fit.tokens <= 1000);
+        let fit = fit(&items, 1010).unwrap();
+        assert!(fit.included.contains(&1), "the relevant file is kept");
+        assert!(fit.tokens <= 1010);
     }
 
     #[test]

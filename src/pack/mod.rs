@@ -440,17 +440,32 @@ pub fn pack(
     } else {
         0
     };
-    let whole_room = files_budget
-        .saturating_sub(tree_tokens + outline_reserve)
-        .max(pinned_tokens.min(files_budget.saturating_sub(tree_tokens)));
-    let fit = budget::fit(&items, whole_room).or_else(|e| match e {
-        // Pinned files may use the room of the tree and the outlines.
-        BudgetError::PinnedOverBudget { .. } => {
-            tree.clear();
-            tree_tokens = 0;
-            budget::fit(&items, files_budget)
+    // The tree and the outlines give way when they would push the best-ranked file out: first the outline
+    // reserve, then the tree. Pinned files may use all of the room too.
+    let best = items.iter().position(|i| !i.pinned && i.score > 0.0);
+    let mut fit = None;
+    for (reserve, keep_tree) in [(outline_reserve, true), (0, true), (0, false)] {
+        let tree_here = if keep_tree { tree_tokens } else { 0 };
+        let room = files_budget.saturating_sub(tree_here + reserve);
+        let Ok(attempt) = budget::fit(&items, room) else {
+            continue;
+        };
+        let best_in = best.is_none_or(|b| {
+            attempt.included.contains(&b) || items[b].tokens + pinned_tokens > files_budget
+        });
+        if best_in || !keep_tree {
+            if !keep_tree {
+                tree.clear();
+                tree_tokens = 0;
+            }
+            fit = Some(attempt);
+            break;
         }
-    })?;
+    }
+    let fit = match fit {
+        Some(fit) => fit,
+        None => budget::fit(&items, files_budget)?,
+    };
     timings.insert("fit", ms(started));
 
     // Outlines of the best-ranked files that did not fit, in what is left.

@@ -348,9 +348,18 @@ pub fn defined_name(line: &str) -> Option<&str> {
         }
         break;
     }
-    // A method or C-like function: `name(args) {` or `Type name(args) {` at the end of a line.
+    // A method or C-like function: `name(args) {` or `Type name(args) {` at the end of a line, or at the
+    // start of a line `Type name(` with the brace further down (C, C++, Java, C# house styles).
     let trimmed = rest.trim_end();
-    if !(trimmed.ends_with('{') || trimmed.ends_with(':') && trimmed.starts_with("def ")) {
+    let braced = trimmed.ends_with('{');
+    let c_style = indent == 0
+        && !trimmed.ends_with(';')
+        && !trimmed.starts_with(['#', '/', '*', '}', '@'])
+        && trimmed.contains('(')
+        && trimmed[..trimmed.find('(').unwrap_or(0)]
+            .trim_end()
+            .contains([' ', '*', ')']);
+    if !(braced || c_style) {
         return None;
     }
     let open = trimmed.find('(')?;
@@ -639,6 +648,8 @@ const W_GRAPH: f64 = 0.35;
 const W_DIRTY: f64 = 0.25;
 const W_RECENT: f64 = 0.08;
 const W_COCHANGE: f64 = 0.3;
+/// The graph and git signals together add at most this share of the best direct score.
+const W_NEIGHBOURS_CAP: f64 = 0.5;
 /// How many top hits spread their relevance over the graph and co-changes.
 const TOP_HITS: usize = 6;
 const BM25_K1: f64 = 1.2;
@@ -775,6 +786,16 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     for &t in &top {
         let hit = docs[t];
         let weight = W_GRAPH * scores[t].score;
+        // Being imported by everything (a common header, a prelude) says little about one file.
+        let importers = docs
+            .iter()
+            .filter(|d| {
+                keys[t]
+                    .iter()
+                    .any(|k| d.index.imports.binary_search(k).is_ok())
+            })
+            .count();
+        let import_strength = 1.0 / (1.0 + (1.0 + importers as f64 / 4.0).log2());
         // Identifiers the top hit defines, with their rarity (how many files use them).
         let defined: Vec<(u64, f64)> = hit
             .index
@@ -797,7 +818,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 .iter()
                 .any(|k| doc.index.imports.binary_search(k).is_ok())
             {
-                consider(Link::Imports, 1.0);
+                consider(Link::Imports, import_strength);
             }
             if keys[f]
                 .iter()
@@ -879,7 +900,8 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
     }
     for (score, (points, reasons)) in scores.iter_mut().zip(extra) {
-        score.score += points;
+        // Neighbourhood never outweighs the best direct evidence.
+        score.score += points.min(W_NEIGHBOURS_CAP * best);
         score.reasons.extend(reasons);
     }
     scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
@@ -995,6 +1017,11 @@ mod tests {
             ),
             ("static int read_block(FILE *f) {", "read_block"),
             ("  async fetchAll(urls) {", "fetchAll"),
+            ("int git_oid_fromstrn(", "git_oid_fromstrn"),
+            (
+                "int git_config_parse_bool(int *out, const char *value)",
+                "git_config_parse_bool",
+            ),
         ] {
             assert_eq!(defined_name(line), Some(name), "{line}");
         }
