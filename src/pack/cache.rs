@@ -4,9 +4,9 @@
 //! spends more time parsing millions of term hashes than indexing the files again would); a corrupt, truncated
 //! or foreign-version file is ignored and rebuilt, never an error.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use super::rank::FileIndex;
 
@@ -30,75 +30,109 @@ pub fn blob_id(bytes: &[u8]) -> BlobId {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Entry {
     pub tokens: Option<u32>,
-    pub index: Option<FileIndex>,
+    pub index: Option<Arc<FileIndex>>,
     /// `Some(None)`: outlined before, nothing to show.
     pub outline: Option<Option<String>>,
 }
 
-/// The cache in memory; shared by the parallel stages, so behind a lock.
+/// The cache in memory. What was loaded is read without locking (the parallel stages look up every file);
+/// what a run adds goes to a locked side table.
 #[derive(Debug, Default)]
 pub struct Cache {
-    entries: Mutex<HashMap<BlobId, Entry>>,
-    /// Entries used this run: only these are saved, so the cache follows the repository.
-    used: Mutex<HashMap<BlobId, ()>>,
-    changed: Mutex<bool>,
+    loaded: HashMap<BlobId, Entry>,
+    fresh: Mutex<HashMap<BlobId, Entry>>,
+    /// The blobs of this run: only these are saved, so the cache follows the repository.
+    keep: Mutex<Option<HashSet<BlobId>>>,
 }
 
 impl Cache {
-    pub fn get(&self, id: &BlobId) -> Option<Entry> {
-        let hit = self.lock().get(id).cloned();
-        if hit.is_some() {
-            self.used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(*id, ());
+    /// A field of the entry for `id`: from what this run added, else from what was loaded.
+    pub fn find<T>(&self, id: &BlobId, field: impl Fn(&Entry) -> Option<T>) -> Option<T> {
+        if let Some(found) = self.loaded.get(id).and_then(&field) {
+            return Some(found);
         }
-        hit
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .and_then(field)
     }
 
-    pub fn index(&self, id: &BlobId) -> Option<FileIndex> {
-        self.get(id).and_then(|e| e.index)
+    pub fn get(&self, id: &BlobId) -> Option<Entry> {
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        fresh.get(id).or_else(|| self.loaded.get(id)).cloned()
+    }
+
+    pub fn index(&self, id: &BlobId) -> Option<Arc<FileIndex>> {
+        self.find(id, |e| e.index.clone())
     }
 
     pub fn update(&self, id: BlobId, change: impl FnOnce(&mut Entry)) {
-        change(self.lock().entry(id).or_default());
-        self.used
+        let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = fresh
+            .entry(id)
+            .or_insert_with(|| self.loaded.get(&id).cloned().unwrap_or_default());
+        change(entry);
+    }
+
+    /// Keep only these blobs when saving (the files of this run).
+    pub fn keep_only(&self, ids: &[BlobId]) {
+        *self.keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids.iter().copied().collect());
+    }
+
+    fn kept(&self, id: &BlobId) -> bool {
+        self.keep
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id, ());
-        *self.changed.lock().unwrap_or_else(|e| e.into_inner()) = true;
+            .as_ref()
+            .is_none_or(|keep| keep.contains(id))
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<BlobId, Entry>> {
-        self.entries.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// Whether saving would write anything new: entries were added, or loaded ones went unused.
+    /// Whether saving would write anything new: entries were added, or loaded ones are no longer kept.
     pub fn needs_saving(&self) -> bool {
-        *self.changed.lock().unwrap_or_else(|e| e.into_inner())
-            || self.used.lock().unwrap_or_else(|e| e.into_inner()).len() != self.lock().len()
+        if !self
+            .fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return true;
+        }
+        let keep = self.keep.lock().unwrap_or_else(|e| e.into_inner());
+        keep.as_ref()
+            .is_some_and(|keep| self.loaded.keys().any(|id| !keep.contains(id)))
     }
 
     pub fn len(&self) -> usize {
-        self.lock().len()
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        self.loaded.len()
+            + fresh
+                .keys()
+                .filter(|id| !self.loaded.contains_key(*id))
+                .count()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
-    /// Serialize the entries used this run.
+    /// Serialize the entries this run kept.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let entries = self.lock();
-        let used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        let mut ids: Vec<&BlobId> = used.keys().filter(|id| entries.contains_key(*id)).collect();
-        ids.sort_unstable();
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries: Vec<(&BlobId, &Entry)> = fresh.iter().collect();
+        entries.extend(
+            self.loaded
+                .iter()
+                .filter(|(id, _)| !fresh.contains_key(*id)),
+        );
+        entries.retain(|(id, _)| self.kept(id));
+        entries.sort_unstable_by_key(|(id, _)| **id);
+        let ids: Vec<&BlobId> = entries.iter().map(|(id, _)| *id).collect();
         let mut out = Vec::with_capacity(64 + ids.len() * 256);
         out.extend_from_slice(MAGIC);
         put_u32(&mut out, VERSION);
         put_u32(&mut out, ids.len() as u32);
-        for id in ids {
-            let e = &entries[id];
+        for (id, e) in entries {
             out.extend_from_slice(id);
             let flags = u8::from(e.tokens.is_some())
                 | u8::from(e.index.is_some()) << 1
@@ -150,26 +184,34 @@ impl Cache {
                 let len = r.u32()?;
                 let bytes = r.u32()?;
                 let n = r.u32()? as usize;
-                let mut terms = Vec::with_capacity(n.min(bytes_left(&r) / 12));
-                for _ in 0..n {
-                    terms.push((r.u64()?, r.u32()?));
-                }
+                let raw = r.take(n.checked_mul(12)?)?;
+                let terms: Vec<(u64, u32)> = raw
+                    .chunks_exact(12)
+                    .map(|c| {
+                        let (h, k) = c.split_at(8);
+                        (
+                            u64::from_le_bytes(h.try_into().unwrap_or([0; 8])),
+                            u32::from_le_bytes(k.try_into().unwrap_or([0; 4])),
+                        )
+                    })
+                    .collect();
                 let mut lists = [Vec::new(), Vec::new()];
                 for list in &mut lists {
                     let n = r.u32()? as usize;
-                    list.reserve(n.min(bytes_left(&r) / 8));
-                    for _ in 0..n {
-                        list.push(r.u64()?);
-                    }
+                    let raw = r.take(n.checked_mul(8)?)?;
+                    *list = raw
+                        .chunks_exact(8)
+                        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                        .collect();
                 }
                 let [defines, imports] = lists;
-                e.index = Some(FileIndex {
+                e.index = Some(Arc::new(FileIndex {
                     terms,
                     len,
                     defines,
                     imports,
                     bytes,
-                });
+                }));
             }
             if flags & 4 != 0 {
                 e.outline = Some(if flags & 8 != 0 {
@@ -182,14 +224,10 @@ impl Cache {
             entries.insert(id, e);
         }
         (r.at == bytes.len()).then(|| Cache {
-            entries: Mutex::new(entries),
+            loaded: entries,
             ..Cache::default()
         })
     }
-}
-
-fn bytes_left(r: &Reader<'_>) -> usize {
-    r.bytes.len() - r.at
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
@@ -214,9 +252,6 @@ impl Reader<'_> {
     }
     fn u32(&mut self) -> Option<u32> {
         Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
-    fn u64(&mut self) -> Option<u64> {
-        Some(u64::from_le_bytes(self.take(8)?.try_into().ok()?))
     }
 }
 
@@ -259,9 +294,9 @@ mod tests {
         let b = blob_id(b"x");
         cache.update(a, |e| {
             e.tokens = Some(7);
-            e.index = Some(super::super::rank::index(
+            e.index = Some(Arc::new(super::super::rank::index(
                 "fn alpha_beta() {}\nuse crate::x::y;\n",
-            ));
+            )));
             e.outline = Some(Some("1: fn alpha_beta() {}\n".into()));
         });
         cache.update(b, |e| e.outline = Some(None));
@@ -289,9 +324,14 @@ mod tests {
     fn only_used_entries_are_saved() {
         let cache = Cache::default();
         cache.update(blob_id(b"1"), |e| e.tokens = Some(1));
+        cache.update(blob_id(b"2"), |e| e.tokens = Some(2));
         let loaded = Cache::from_bytes(&cache.to_bytes()).unwrap();
-        assert_eq!(loaded.len(), 1);
+        assert_eq!(loaded.len(), 2);
+        assert!(!loaded.needs_saving());
+        loaded.keep_only(&[blob_id(b"2")]);
         assert!(loaded.needs_saving(), "an unused entry would be dropped");
-        assert_eq!(Cache::from_bytes(&loaded.to_bytes()).unwrap().len(), 0);
+        let saved = Cache::from_bytes(&loaded.to_bytes()).unwrap();
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved.find(&blob_id(b"2"), |e| e.tokens), Some(2));
     }
 }

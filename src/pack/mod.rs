@@ -9,6 +9,7 @@ pub mod tokens;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 use serde::Serialize;
@@ -59,6 +60,8 @@ pub struct Limits {
 #[derive(Debug, Clone, Copy)]
 pub struct Input<'a> {
     pub files: &'a [Candidate],
+    /// Blob ids already known for `files` (from git's index), by position; may be empty.
+    pub known: &'a [Option<BlobId>],
     pub skipped: &'a [Skipped],
     pub pinned: &'a BTreeSet<String>,
     pub request: &'a str,
@@ -125,7 +128,7 @@ pub struct Packed {
     pub omitted: Vec<Omitted>,
     /// Files passed over by the walk for their content.
     pub skipped: Vec<Skipped>,
-    /// Every file with a positive score, in rank order.
+    /// The best-ranked files with a positive score (at most [`rank::EXPLAINED`]), in rank order.
     pub ranking: Vec<Ranked>,
     /// Total tokens the prompt may use.
     pub budget: usize,
@@ -286,18 +289,27 @@ fn ms(since: Instant) -> f64 {
 }
 
 /// Index every candidate (from the cache where its blob is known).
-pub fn index_files(files: &[Candidate], cache: &Cache) -> (Vec<BlobId>, Vec<FileIndex>, usize) {
+pub fn index_files(
+    files: &[Candidate],
+    known: &[Option<BlobId>],
+    cache: &Cache,
+) -> (Vec<BlobId>, Vec<Arc<FileIndex>>, usize) {
     let hits = std::sync::atomic::AtomicUsize::new(0);
-    let done = par_map(files, |f| {
-        let id = f.blob.unwrap_or_else(|| cache::blob_id(f.text.as_bytes()));
+    let positions: Vec<usize> = (0..files.len()).collect();
+    let done = par_map(&positions, |&i| {
+        let f = &files[i];
+        let id = f
+            .blob
+            .or_else(|| known.get(i).copied().flatten())
+            .unwrap_or_else(|| cache::blob_id(f.text.as_bytes()));
         let index = match cache.index(&id) {
             Some(index) => {
                 hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 index
             }
             None => {
-                let index = rank::index(&f.text);
-                cache.update(id, |e| e.index = Some(index.clone()));
+                let index = Arc::new(rank::index(&f.text));
+                cache.update(id, |e| e.index = Some(Arc::clone(&index)));
                 index
             }
         };
@@ -316,6 +328,7 @@ pub fn pack(
 ) -> Result<Packed, PackError> {
     let Input {
         files,
+        known,
         skipped,
         pinned,
         request,
@@ -344,7 +357,8 @@ pub fn pack(
     let files_budget = budget - template_tokens;
 
     let started = Instant::now();
-    let (ids, indexes, index_hits) = index_files(files, cache);
+    let (ids, indexes, index_hits) = index_files(files, known, cache);
+    cache.keep_only(&ids);
     timings.insert("index", ms(started));
 
     let started = Instant::now();
@@ -356,6 +370,25 @@ pub fn pack(
             index,
         })
         .collect();
+    // Uncommitted changes: content that is not the blob git's index holds for the path.
+    let facts;
+    let git = match &git.tracked {
+        Some(tracked) => {
+            facts = GitFacts {
+                dirty: files
+                    .iter()
+                    .zip(&ids)
+                    .filter(|(f, id)| tracked.get(&f.path) != Some(*id))
+                    .map(|(f, _)| f.path.clone())
+                    .collect(),
+                tracked: None,
+                recent: git.recent.clone(),
+                commits: git.commits.clone(),
+            };
+            &facts
+        }
+        None => git,
+    };
     let mut ranked = rank::rank(request, &docs, git);
     // Pinned files lead, whatever their score.
     ranked.sort_by_key(|s| !pinned.contains(&files[s.index].path));
@@ -386,7 +419,7 @@ pub fn pack(
     let count_hits = std::sync::atomic::AtomicUsize::new(0);
     let counted: Vec<usize> = par_map(&to_count, |&r| {
         let i = ranked[r].index;
-        if let Some(t) = cache.get(&ids[i]).and_then(|e| e.tokens) {
+        if let Some(t) = cache.find(&ids[i], |e| e.tokens) {
             count_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return t as usize;
         }
@@ -403,10 +436,14 @@ pub fn pack(
         .zip(&exact)
         .map(|(s, t)| {
             let f = &files[s.index];
-            let body = t.unwrap_or_else(|| estimate(f.text.len()));
+            // Exact counts for the files that may be packed, estimates for the rest (their path too).
+            let (body, path) = match t {
+                Some(t) => (*t, counter.count(&f.path)),
+                None => (estimate(f.text.len()), estimate(f.path.len())),
+            };
             Item {
                 path: f.path.clone(),
-                tokens: scale(body + counter.count(&f.path) + FILE_FRAMING),
+                tokens: scale(body + path + FILE_FRAMING),
                 bytes: f.text.len(),
                 pinned: pinned.contains(&f.path),
                 score: s.score,
@@ -488,7 +525,7 @@ pub fn pack(
         .collect();
     let outlines: Vec<Option<(String, outline::Method)>> = par_map(&wanted, |&r| {
         let i = ranked[r].index;
-        if let Some(Some(saved)) = cache.get(&ids[i]).map(|e| e.outline) {
+        if let Some(saved) = cache.find(&ids[i], |e| e.outline.clone()) {
             let method = if outline::parsed(&files[i].path) {
                 outline::Method::TreeSitter
             } else {
@@ -610,6 +647,7 @@ pub fn pack(
     let ranking = ranked
         .iter()
         .enumerate()
+        .take(rank::EXPLAINED)
         .filter(|(r, s)| s.score > 0.0 || items[*r].pinned)
         .map(|(r, s)| Ranked {
             path: items[r].path.clone(),
@@ -656,6 +694,7 @@ mod tests {
             path: path.into(),
             text: text.into(),
             blob: None,
+            modified: None,
         }
     }
 
@@ -711,6 +750,7 @@ mod tests {
     ) -> Input<'a> {
         Input {
             files,
+            known: &[],
             skipped: &[],
             pinned,
             request,

@@ -317,12 +317,28 @@ pub fn path_tree(paths: &[&str], max_bytes: usize) -> String {
         }
         out
     };
-    for limit in (0..=max_depth).rev() {
-        for names in [usize::MAX, 40, 12] {
-            let text = render(limit, names);
+    // The size grows with the depth: find the deepest that fits by bisection, with all names, then with
+    // shortened file lists.
+    for names in [usize::MAX, 40, 12] {
+        let full = render(max_depth, names);
+        if full.len() <= max_bytes {
+            return full;
+        }
+        let (mut lo, mut hi) = (0usize, max_depth);
+        let mut best = None;
+        // Invariant: depth hi does not fit.
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            let text = render(mid, names);
             if text.len() <= max_bytes {
-                return text;
+                best = Some(text);
+                lo = mid + 1;
+            } else {
+                hi = mid;
             }
+        }
+        if let Some(text) = best {
+            return text;
         }
     }
     let text = render(0, 12);

@@ -19,10 +19,10 @@ use serde::Serialize;
 
 /// A 64-bit FNV-1a hash of a lower-cased term: index data stores hashes, not strings.
 pub fn hash_term(term: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut h = FNV_OFFSET;
     for b in term.bytes() {
         h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
+        h = h.wrapping_mul(FNV_PRIME);
     }
     h
 }
@@ -66,6 +66,96 @@ pub fn for_each_term(text: &str, mut each: impl FnMut(&str)) {
         if parts > 1 && whole.len() >= 2 {
             each(&whole);
         }
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// As [`for_each_term`], giving each term's [`hash_term`] without building strings: the indexing hot loop.
+pub fn for_each_term_hash(text: &str, mut each: impl FnMut(u64)) {
+    let bytes = text.as_bytes();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && !word_byte(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        let mut ascii = true;
+        while i < bytes.len() && word_byte(bytes[i]) {
+            ascii &= bytes[i] < 0x80;
+            i += 1;
+        }
+        let word = &bytes[start..i];
+        if word.is_empty() || word.len() > 80 {
+            continue;
+        }
+        if !ascii {
+            for_each_term(&text[start..i], |t| each(hash_term(t)));
+            continue;
+        }
+        let mut whole = FNV_OFFSET;
+        let mut part = FNV_OFFSET;
+        let mut part_len = 0usize;
+        let mut parts = 0usize;
+        let mut prev_lower = false;
+        let mut emit = |part: &mut u64, part_len: &mut usize, parts: &mut usize| {
+            if *part_len >= 2 {
+                each(*part);
+            }
+            if *part_len > 0 {
+                *parts += 1;
+            }
+            *part = FNV_OFFSET;
+            *part_len = 0;
+        };
+        for &b in word {
+            let lower = b.to_ascii_lowercase();
+            whole = (whole ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
+            if b == b'_' {
+                emit(&mut part, &mut part_len, &mut parts);
+                prev_lower = false;
+                continue;
+            }
+            if b.is_ascii_uppercase() && prev_lower && part_len > 0 {
+                emit(&mut part, &mut part_len, &mut parts);
+            }
+            prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+            part = (part ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
+            part_len += 1;
+        }
+        emit(&mut part, &mut part_len, &mut parts);
+        if parts > 1 && word.len() >= 2 {
+            each(whole);
+        }
+    }
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default, Clone, Copy)]
+pub struct Prehashed;
+
+impl std::hash::BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+pub struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
     }
 }
 
@@ -230,10 +320,10 @@ impl FileIndex {
 
 /// Build a file's index data from its text.
 pub fn index(text: &str) -> FileIndex {
-    let mut counts: HashMap<u64, u32> = HashMap::new();
+    let mut counts: HashMap<u64, u32, Prehashed> = HashMap::default();
     let mut len = 0u32;
-    for_each_term(text, |t| {
-        *counts.entry(hash_term(t)).or_insert(0) += 1;
+    for_each_term_hash(text, |h| {
+        *counts.entry(h).or_insert(0) += 1;
         len += 1;
     });
     let mut terms: Vec<(u64, u32)> = counts.into_iter().collect();
@@ -460,8 +550,10 @@ pub fn module_keys(path: &str) -> Vec<u64> {
 /// Read-only git facts about the candidates, by repo-relative path.
 #[derive(Debug, Clone, Default)]
 pub struct GitFacts {
-    /// Files with uncommitted changes (staged, unstaged or untracked).
+    /// Files with uncommitted changes (modified or untracked), by comparing contents with `tracked`.
     pub dirty: HashSet<String>,
+    /// The blob id of every file in git's index; `None` outside a repository.
+    pub tracked: Option<HashMap<String, [u8; 20]>>,
     /// Recently changed files, weight in (0, 1]: 1 for the latest commit, decaying with age.
     pub recent: HashMap<String, f64>,
     /// The recent commits, each as the list of files it changed (large commits left out).
@@ -650,6 +742,8 @@ const W_RECENT: f64 = 0.08;
 const W_COCHANGE: f64 = 0.3;
 /// The graph and git signals together add at most this share of the best direct score.
 const W_NEIGHBOURS_CAP: f64 = 0.5;
+/// How many of the best-ranked files get their lexical reasons spelled out.
+pub const EXPLAINED: usize = 500;
 /// How many top hits spread their relevance over the graph and co-changes.
 const TOP_HITS: usize = 6;
 const BM25_K1: f64 = 1.2;
@@ -686,90 +780,76 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     };
     let avg_len = docs.iter().map(|d| d.index.len as f64).sum::<f64>() / n;
 
-    let mut scores: Vec<Score> = docs
-        .iter()
-        .enumerate()
-        .map(|(i, doc)| {
-            let mut reasons = Vec::new();
-            let mut named = 0.0;
-            let lower_path = doc.path.to_ascii_lowercase();
-            for mention in &query.paths {
-                let m = mention.to_ascii_lowercase();
-                let hit = lower_path == m
-                    || lower_path.ends_with(&format!("/{m}"))
-                    || (!m.contains('/') && lower_path.rsplit('/').next() == Some(m.as_str()));
-                if hit {
-                    named += W_PATH_NAMED;
-                    reasons.push(Reason::PathNamed {
-                        mention: mention.clone(),
-                        points: W_PATH_NAMED,
-                    });
-                }
-            }
-            for (name, h, idf) in &idents {
-                if doc.index.defines.binary_search(h).is_ok() {
-                    let points = W_DEFINES_NAMED * idf.max(1.0);
-                    named += points;
-                    reasons.push(Reason::DefinesNamed {
-                        symbol: name.clone(),
-                        points: round(points),
-                    });
-                }
-            }
-            let path_terms: HashSet<u64> = {
-                let mut set = HashSet::new();
-                for_each_term(doc.path, |t| {
-                    set.insert(hash_term(t));
+    let positions: Vec<usize> = (0..docs.len()).collect();
+    let scores: Vec<(Score, (u64, f64, f64))> = super::par_map(&positions, |&i| {
+        let doc = &docs[i];
+        let mut reasons = Vec::new();
+        let mut named = 0.0;
+        let lower_path = doc.path.to_ascii_lowercase();
+        for mention in &query.paths {
+            let m = mention.to_ascii_lowercase();
+            let hit = lower_path == m
+                || lower_path.ends_with(&format!("/{m}"))
+                || (!m.contains('/') && lower_path.rsplit('/').next() == Some(m.as_str()));
+            if hit {
+                named += W_PATH_NAMED;
+                reasons.push(Reason::PathNamed {
+                    mention: mention.clone(),
+                    points: W_PATH_NAMED,
                 });
-                set
-            };
-            let len_norm = 1.0 - BM25_B + BM25_B * doc.index.len as f64 / avg_len.max(1.0);
-            let mut lexical = 0.0;
-            let mut matched = Vec::new();
-            for (word, h, idf) in &words {
-                let mut s = 0.0;
-                if path_terms.contains(h) {
-                    s += W_PATH_WORD * idf;
-                }
-                let tf = f64::from(doc.index.count(*h));
-                if tf > 0.0 {
-                    s += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * len_norm);
-                }
-                if s > 0.0 {
-                    matched.push(word.clone());
-                    lexical += s;
-                }
             }
-            for (phrase, pterms) in &query.phrases {
-                if pterms.iter().all(|t| doc.index.has(hash_term(t))) {
-                    let points =
-                        W_PHRASE * pterms.iter().map(|t| idf_word(hash_term(t))).sum::<f64>();
-                    lexical += points;
-                    reasons.push(Reason::Phrase {
-                        phrase: phrase.clone(),
-                        points: round(points),
-                    });
-                }
-            }
-            let factor = 1.0 / (1.0 + f64::from(doc.index.bytes) / 150_000.0);
-            if lexical > 0.0 {
-                reasons.push(Reason::Lexical {
-                    terms: matched,
-                    points: round(lexical * factor),
+        }
+        for (name, h, idf) in &idents {
+            if doc.index.defines.binary_search(h).is_ok() {
+                let points = W_DEFINES_NAMED * idf.max(1.0);
+                named += points;
+                reasons.push(Reason::DefinesNamed {
+                    symbol: name.clone(),
+                    points: round(points),
                 });
-                if factor < 0.95 {
-                    reasons.push(Reason::SizePrior {
-                        factor: round(factor),
-                    });
-                }
             }
+        }
+        let mut path_terms: Vec<u64> = Vec::new();
+        for_each_term_hash(doc.path, |h| path_terms.push(h));
+        let len_norm = 1.0 - BM25_B + BM25_B * doc.index.len as f64 / avg_len.max(1.0);
+        let mut lexical = 0.0;
+        let mut matched = 0u64;
+        for (k, (_, h, idf)) in words.iter().enumerate() {
+            let mut s = 0.0;
+            if path_terms.contains(h) {
+                s += W_PATH_WORD * idf;
+            }
+            let tf = f64::from(doc.index.count(*h));
+            if tf > 0.0 {
+                s += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * len_norm);
+            }
+            if s > 0.0 {
+                matched |= 1u64 << k.min(63);
+                lexical += s;
+            }
+        }
+        for (phrase, pterms) in &query.phrases {
+            if pterms.iter().all(|t| doc.index.has(hash_term(t))) {
+                let points = W_PHRASE * pterms.iter().map(|t| idf_word(hash_term(t))).sum::<f64>();
+                lexical += points;
+                reasons.push(Reason::Phrase {
+                    phrase: phrase.clone(),
+                    points: round(points),
+                });
+            }
+        }
+        let factor = 1.0 / (1.0 + f64::from(doc.index.bytes) / 150_000.0);
+        (
             Score {
                 index: i,
                 score: named + lexical * factor,
                 reasons,
-            }
-        })
-        .collect();
+            },
+            (matched, lexical, factor),
+        )
+    });
+    // The words behind the lexical score become reasons only for the files anybody will look at.
+    let (mut scores, lexical): (Vec<Score>, Vec<(u64, f64, f64)>) = scores.into_iter().unzip();
 
     // The top hits of the direct evidence spread relevance to their neighbours.
     let mut order: Vec<usize> = (0..scores.len()).collect();
@@ -783,6 +863,39 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let best = top.first().map_or(1.0, |&i| scores[i].score).max(1.0);
     let mut extra: Vec<(f64, Vec<Reason>)> = vec![(0.0, Vec::new()); docs.len()];
     let keys: Vec<Vec<u64>> = docs.iter().map(|d| module_keys(d.path)).collect();
+    // Identifiers the top hits define, with their rarity (how many files use them), in one pass over every
+    // file's terms; then, per file, how much of what each top hit defines it uses.
+    let mut defined: HashMap<u64, (usize, Vec<usize>), Prehashed> = HashMap::default();
+    for (slot, &t) in top.iter().enumerate() {
+        for &h in &docs[t].index.defines {
+            defined.entry(h).or_default().1.push(slot);
+        }
+    }
+    for doc in docs {
+        for (h, _) in &doc.index.terms {
+            if let Some(entry) = defined.get_mut(h) {
+                entry.0 += 1;
+            }
+        }
+    }
+    let defined: HashMap<u64, (f64, Vec<usize>), Prehashed> = defined
+        .into_iter()
+        .map(|(h, (df, slots))| (h, (idf_of(df), slots)))
+        .filter(|(_, (idf, _))| *idf > 2.0)
+        .collect();
+    let uses: Vec<[f64; TOP_HITS]> = super::par_map(docs, |doc| {
+        let mut row = [0.0; TOP_HITS];
+        if !defined.is_empty() {
+            for (h, _) in &doc.index.terms {
+                if let Some((idf, slots)) = defined.get(h) {
+                    for &slot in slots {
+                        row[slot] += idf;
+                    }
+                }
+            }
+        }
+        row
+    });
     for &t in &top {
         let hit = docs[t];
         let weight = W_GRAPH * scores[t].score;
@@ -796,14 +909,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             })
             .count();
         let import_strength = 1.0 / (1.0 + (1.0 + importers as f64 / 4.0).log2());
-        // Identifiers the top hit defines, with their rarity (how many files use them).
-        let defined: Vec<(u64, f64)> = hit
-            .index
-            .defines
-            .iter()
-            .map(|&h| (h, idf_of(docs.iter().filter(|d| d.index.has(h)).count())))
-            .filter(|&(_, idf)| idf > 2.0)
-            .collect();
+        let slot = top.iter().position(|&x| x == t).unwrap_or(0);
         for (f, doc) in docs.iter().enumerate() {
             if f == t {
                 continue;
@@ -826,12 +932,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             {
                 consider(Link::ImportedBy, 1.0);
             }
-            let uses: f64 = defined
-                .iter()
-                .filter(|(h, _)| doc.index.has(*h))
-                .map(|(_, idf)| idf)
-                .sum();
-            consider(Link::UsesDefined, (uses / 12.0).min(0.8));
+            consider(Link::UsesDefined, (uses[f][slot] / 12.0).min(0.8));
             let defines_used = doc
                 .index
                 .defines
@@ -905,6 +1006,37 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         score.reasons.extend(reasons);
     }
     scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    for score in scores.iter_mut().take(EXPLAINED) {
+        let (mask, points, factor) = lexical[score.index];
+        if points > 0.0 {
+            let terms = words
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| mask & (1u64 << (*k).min(63)) != 0)
+                .map(|(_, w)| w.0.clone())
+                .collect();
+            let at = score
+                .reasons
+                .iter()
+                .position(|r| !matches!(r, Reason::PathNamed { .. } | Reason::DefinesNamed { .. }))
+                .unwrap_or(score.reasons.len());
+            score.reasons.insert(
+                at,
+                Reason::Lexical {
+                    terms,
+                    points: round(points * factor),
+                },
+            );
+            if factor < 0.95 {
+                score.reasons.insert(
+                    at + 1,
+                    Reason::SizePrior {
+                        factor: round(factor),
+                    },
+                );
+            }
+        }
+    }
     scores
 }
 
@@ -982,6 +1114,17 @@ mod tests {
             assert!(t.contains(&want.to_string()), "{want} missing from {t:?}");
         }
         assert!(!t.contains(&"a".to_string()));
+    }
+
+    #[test]
+    fn hashed_terms_are_the_hashes_of_the_terms() {
+        let text =
+            "fn parseArgs(cli_opts: &str) -> HTTPServer { x2 = café_au_lait; GIT_OID_HEX_SZ; a_b }";
+        let mut slow = Vec::new();
+        for_each_term(text, |t| slow.push(hash_term(t)));
+        let mut fast = Vec::new();
+        for_each_term_hash(text, |h| fast.push(h));
+        assert_eq!(fast, slow);
     }
 
     #[test]

@@ -1,10 +1,12 @@
-//! Read-only git facts for ranking: files with uncommitted changes, recently changed files, and which files
+//! Read-only git facts for ranking: the blob of every file in the index (for uncommitted changes), recently changed files, and which files
 //! change together. Nothing here writes to the repository; a directory that is not a git repository simply
 //! has no facts.
 
 use std::path::Path;
 
-use git2::{DiffOptions, Repository, Sort, StatusOptions};
+use std::collections::HashMap;
+
+use git2::{DiffOptions, Repository, Sort};
 
 use crate::pack::rank::GitFacts;
 
@@ -13,23 +15,75 @@ const HISTORY: usize = 300;
 /// Commits changing more files than this say nothing about which files belong together.
 const LARGE_COMMIT: usize = 40;
 
+/// What git's index recorded about a file when it last hashed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, u32),
+    pub size: u64,
+    pub blob: [u8; 20],
+}
+
+/// The index's stat data by path, for entries that can be trusted (not racily clean).
+pub type IndexStat = HashMap<String, Stat>;
+
+/// The blob id of a file whose size and modification time are those git's index recorded, without hashing
+/// it: git's own shortcut.
+pub fn known_blob(
+    stat: &IndexStat,
+    path: &str,
+    size: u64,
+    modified: std::time::SystemTime,
+) -> Option<[u8; 20]> {
+    let recorded = stat.get(path)?;
+    let mtime = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let same = recorded.size == size % (1 << 32)
+        && recorded.mtime == (mtime.as_secs() as i64, mtime.subsec_nanos());
+    same.then_some(recorded.blob)
+}
+
 /// Gather the facts; any git failure yields fewer facts, never an error.
-pub fn git_facts(root: &Path) -> GitFacts {
+pub fn git_facts(root: &Path) -> (GitFacts, IndexStat) {
+    let mut stat = IndexStat::new();
+    let facts = gather(root, &mut stat);
+    (facts, stat)
+}
+
+fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
     let mut facts = GitFacts::default();
     let Ok(repo) = Repository::open(root) else {
         return facts;
     };
-    let mut opts = StatusOptions::new();
-    opts.include_untracked(true)
-        .recurse_untracked_dirs(true)
-        .exclude_submodules(true)
-        .include_ignored(false);
-    if let Ok(statuses) = repo.statuses(Some(&mut opts)) {
-        for entry in statuses.iter() {
-            if let Ok(path) = entry.path() {
-                facts.dirty.insert(path.to_string());
+    // What the index holds: a file whose content hashes to another blob, or that is not in the index, has
+    // uncommitted changes (the caller hashes the contents it reads anyway; git's own status would stat and
+    // re-hash the whole tree a second time).
+    if let Ok(index) = repo.index() {
+        let mut tracked = HashMap::with_capacity(index.len());
+        // Entries written in the same second as the index itself may hide a later change ("racy git").
+        let index_mtime = std::fs::metadata(repo.path().join("index"))
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        for entry in index.iter() {
+            if let Ok(path) = std::str::from_utf8(&entry.path) {
+                let mut id = [0u8; 20];
+                id.copy_from_slice(entry.id.as_bytes());
+                tracked.insert(path.to_string(), id);
+                let seconds = i64::from(entry.mtime.seconds());
+                if seconds < index_mtime {
+                    stat.insert(
+                        path.to_string(),
+                        Stat {
+                            mtime: (seconds, entry.mtime.nanoseconds()),
+                            size: u64::from(entry.file_size),
+                            blob: id,
+                        },
+                    );
+                }
             }
         }
+        facts.tracked = Some(tracked);
     }
     let Ok(mut walk) = repo.revwalk() else {
         return facts;

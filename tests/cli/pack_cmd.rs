@@ -65,6 +65,8 @@ fn json_reports_skips_with_reasons_and_omissions() {
         .file("huge.txt", &"x".repeat(300_000))
         .file("src/filler.rs", &big)
         .bytes("latin1.txt", b"caf\xe9\n")
+        // Committed: an uncommitted file would rank for its changes (and be outlined).
+        .commit()
         .args(&["pack", "--json", "--budget", "3000", "add a verbose flag"])
         .run()
         .status(0);
@@ -83,11 +85,13 @@ fn json_reports_skips_with_reasons_and_omissions() {
     assert_eq!(reason("latin1.txt").as_deref(), Some("not_utf8"));
     assert_eq!(report["budget"], 3000);
     assert!(report["prompt_tokens"].as_u64().unwrap() <= 3000);
-    let omitted = report["omitted"].as_array().unwrap();
-    assert_eq!(omitted[0]["path"], "src/filler.rs");
-    // Larger than the whole budget, and unrelated to the request: neither whole nor outlined.
-    assert_eq!(omitted[0]["reason"], "larger_than_budget");
-    assert!(report["outlined"].as_array().unwrap().is_empty());
+    // Larger than the whole budget and unrelated to the request, but the latest commit added it: only its
+    // outline goes in, never the whole file.
+    let outlined = report["outlined"].as_array().unwrap();
+    assert_eq!(outlined.len(), 1, "{}", run.stdout);
+    assert_eq!(outlined[0]["path"], "src/filler.rs");
+    assert_eq!(outlined[0]["reasons"][0]["kind"], "recently_changed");
+    assert!(outlined[0]["tokens"].as_u64().unwrap() < 3000);
     let files: Vec<_> = report["files"]
         .as_array()
         .unwrap()
