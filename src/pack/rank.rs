@@ -735,6 +735,7 @@ fn looks_like_identifier(word: &str) -> bool {
 const W_PATH_NAMED: f64 = 40.0;
 const W_DEFINES_NAMED: f64 = 12.0;
 const W_PATH_WORD: f64 = 2.5;
+const W_STEM: f64 = 2.0;
 const W_PHRASE: f64 = 1.5;
 const W_GRAPH: f64 = 0.35;
 const W_DIRTY: f64 = 0.25;
@@ -811,6 +812,9 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
         let mut path_terms: Vec<u64> = Vec::new();
         for_each_term_hash(doc.path, |h| path_terms.push(h));
+        // The file's own name, whole (`shrinkwrap` for lib/shrinkwrap.js): naming it names the file.
+        let name = doc.path.rsplit('/').next().unwrap_or(doc.path);
+        let stem = hash_term(name.split('.').next().unwrap_or(name));
         let len_norm = 1.0 - BM25_B + BM25_B * doc.index.len as f64 / avg_len.max(1.0);
         let mut lexical = 0.0;
         let mut matched = 0u64;
@@ -818,6 +822,9 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             let mut s = 0.0;
             if path_terms.contains(h) {
                 s += W_PATH_WORD * idf;
+                if *h == stem {
+                    s += W_STEM * idf;
+                }
             }
             let tf = f64::from(doc.index.count(*h));
             if tf > 0.0 {
