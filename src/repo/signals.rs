@@ -126,3 +126,78 @@ fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
     }
     facts
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(repo: &Repository, files: &[(&str, &str)], message: &str) {
+        let root = repo.workdir().unwrap().to_path_buf();
+        let mut index = repo.index().unwrap();
+        for (path, text) in files {
+            let full = root.join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(&full, text).unwrap();
+            index.add_path(Path::new(path)).unwrap();
+        }
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<git2::Commit<'_>> = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap();
+    }
+
+    #[test]
+    fn history_index_and_co_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        commit(
+            &repo,
+            &[("a.rs", "1"), ("b.rs", "1"), ("c.rs", "1")],
+            "import",
+        );
+        commit(&repo, &[("a.rs", "2"), ("b.rs", "2")], "together");
+        commit(&repo, &[("c.rs", "3")], "alone");
+        let (facts, _stat) = git_facts(dir.path());
+        // The root commit says nothing; the latest change weighs most.
+        assert_eq!(facts.commits, vec![vec!["a.rs".to_string(), "b.rs".into()]]);
+        assert!(facts.recent["c.rs"] > facts.recent["a.rs"]);
+        let tracked = facts.tracked.unwrap();
+        assert_eq!(tracked.len(), 3);
+        assert_eq!(
+            git2::Oid::from_bytes(&tracked["c.rs"]).unwrap(),
+            git2::Oid::hash_object(git2::ObjectType::Blob, b"3").unwrap()
+        );
+        // Not a repository: no facts, no error.
+        let plain = tempfile::tempdir().unwrap();
+        let (none, stat) = git_facts(plain.path());
+        assert!(none.tracked.is_none() && none.recent.is_empty() && stat.is_empty());
+    }
+
+    #[test]
+    fn a_blob_is_known_only_when_size_and_mtime_match() {
+        let blob = [7u8; 20];
+        let when = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5);
+        let mut stat = IndexStat::new();
+        stat.insert(
+            "a.rs".into(),
+            Stat {
+                mtime: (1_700_000_000, 5),
+                size: 10,
+                blob,
+            },
+        );
+        assert_eq!(known_blob(&stat, "a.rs", 10, when), Some(blob));
+        assert_eq!(known_blob(&stat, "a.rs", 11, when), None);
+        let later = when + std::time::Duration::from_nanos(1);
+        assert_eq!(known_blob(&stat, "a.rs", 10, later), None);
+        assert_eq!(known_blob(&stat, "b.rs", 10, when), None);
+    }
+}

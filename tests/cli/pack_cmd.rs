@@ -292,3 +292,52 @@ fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
     );
     assert!(!prompt.contains("input.repeat(3)"));
 }
+
+/// Issue 4: a diff against a file the prompt showed only as an outline is validated against the real file:
+/// correct context applies, context the model made up is rejected.
+#[test]
+fn a_diff_against_an_outlined_file_is_checked_against_the_real_file() {
+    let mut big = String::from("pub struct Renderer {\n    width: usize,\n}\n\nimpl Renderer {\n");
+    for n in 0..400 {
+        big.push_str(&format!(
+            "    pub fn render_part_{n}(&self, input: &str) -> String {{\n        input.repeat({n})\n    }}\n"
+        ));
+    }
+    big.push_str("}\n");
+    // Lines 6-8 of the real file.
+    let good = "```diff\n--- a/src/renderer.rs\n+++ b/src/renderer.rs\n@@ -6,3 +6,3 @@\n     pub fn render_part_0(&self, input: &str) -> String {\n-        input.repeat(0)\n+        input.repeat(1)\n     }\n```\n";
+    let run = hello()
+        .file("src/renderer.rs", &big)
+        .commit()
+        .reply(good)
+        .args(&[
+            "-y",
+            "--budget",
+            "4000",
+            "make the Renderer render part 0 once",
+        ])
+        .run()
+        .status(0)
+        .stderr_has("outlined 1 more file(s)");
+    let requests = run.chat_requests();
+    let body = requests[0].json();
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("### src/renderer.rs (outline)\n"), "{user}");
+    assert!(!user.contains("input.repeat(0)"), "the body was not shown");
+    assert_eq!(run.changed(), ["src/renderer.rs"]);
+
+    let made_up = "```diff\n--- a/src/renderer.rs\n+++ b/src/renderer.rs\n@@ -6,3 +6,3 @@\n     pub fn render_part_0(&self, input: &str) -> String {\n-        input.to_uppercase()\n+        input.to_lowercase()\n     }\n```\n";
+    hello()
+        .file("src/renderer.rs", &big)
+        .commit()
+        .reply(made_up)
+        .args(&[
+            "-y",
+            "--budget",
+            "4000",
+            "make the Renderer render part 0 once",
+        ])
+        .run()
+        .status(1)
+        .unchanged();
+}
