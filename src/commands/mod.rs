@@ -43,9 +43,56 @@ pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Err
     Ok(Walked { walk, pinned })
 }
 
+/// What packing needs besides the walked files: git facts, the index's stat data and the `.git/onepass/`
+/// cache. Started with [`prepare_pack`] before the walk, so it (and building the tokenizer's tables) runs
+/// while the walk reads the files.
+#[derive(Default)]
+pub struct Prepared {
+    git: crate::pack::rank::GitFacts,
+    stat: crate::repo::signals::IndexStat,
+    location: Option<std::path::PathBuf>,
+    cache: crate::pack::cache::Cache,
+    ms: f64,
+}
+
+/// Start gathering what packing needs in the background; join it with [`Preparing::join`].
+pub fn prepare_pack(root: &Path) -> Preparing {
+    let root = root.to_path_buf();
+    let started = std::time::Instant::now();
+    // The BPE tables take a few hundred milliseconds to build: build them now, off the critical path.
+    let tokenizer = std::thread::spawn(crate::pack::tokens::TokenCounter::new);
+    let facts = std::thread::spawn(move || {
+        let (git, stat) = crate::repo::signals::git_facts(&root);
+        let location = crate::pack::cache::location(&root);
+        let cache = crate::pack::cache::load(location.as_deref());
+        Prepared {
+            git,
+            stat,
+            location,
+            cache,
+            ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    });
+    Preparing {
+        facts,
+        _tokenizer: tokenizer,
+    }
+}
+
+pub struct Preparing {
+    facts: std::thread::JoinHandle<Prepared>,
+    _tokenizer: std::thread::JoinHandle<crate::pack::tokens::TokenCounter>,
+}
+
+impl Preparing {
+    pub fn join(self) -> Prepared {
+        self.facts.join().unwrap_or_default()
+    }
+}
+
 /// Rank, count, fit and render, with the repository's git facts and its `.git/onepass/` cache.
 pub fn pack_walked(
-    root: &Path,
+    prepared: &Prepared,
     walked: &Walked,
     request: &str,
     limits: Limits,
@@ -53,19 +100,14 @@ pub fn pack_walked(
 ) -> Result<Packed, Error> {
     let started = std::time::Instant::now();
     let counter = crate::pack::tokens::TokenCounter::new();
-    let ((git, stat, git_ms), (location, cache, cache_ms)) = std::thread::scope(|scope| {
-        let facts = scope.spawn(|| {
-            let (facts, stat) = crate::repo::signals::git_facts(root);
-            (facts, stat, started.elapsed().as_secs_f64() * 1000.0)
-        });
-        let location = crate::pack::cache::location(root);
-        let cache = crate::pack::cache::load(location.as_deref());
-        let cache_ms = started.elapsed().as_secs_f64() * 1000.0;
-        (
-            facts.join().unwrap_or_default(),
-            (location, cache, cache_ms),
-        )
-    });
+    let tokenizer_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let Prepared {
+        git,
+        stat,
+        location,
+        cache,
+        ms: prepare_ms,
+    } = prepared;
     // Files whose stat data matches git's index have the blob the index names: no need to hash them.
     let started = std::time::Instant::now();
     let known: Vec<Option<crate::pack::cache::BlobId>> = if stat.is_empty() {
@@ -77,7 +119,7 @@ pub fn pack_walked(
             .iter()
             .map(|f| {
                 let modified = f.modified?;
-                crate::repo::signals::known_blob(&stat, &f.path, f.text.len() as u64, modified)
+                crate::repo::signals::known_blob(stat, &f.path, f.text.len() as u64, modified)
             })
             .collect()
     };
@@ -88,15 +130,17 @@ pub fn pack_walked(
         skipped: &walked.walk.skipped,
         pinned: &walked.pinned,
         request,
-        git: &git,
-        cache: &cache,
+        git,
+        cache,
     };
     let mut packed = crate::pack::pack(input, limits, templates, counter)?;
     let started = std::time::Instant::now();
     // A cache that cannot be written only costs time on the next run.
-    let _ = crate::pack::cache::save(location.as_deref(), &cache);
-    packed.timings_ms.insert("git_facts", git_ms);
-    packed.timings_ms.insert("cache_load", cache_ms);
+    let _ = crate::pack::cache::save(location.as_deref(), cache);
+    packed
+        .timings_ms
+        .insert("git_facts_and_cache_load", *prepare_ms);
+    packed.timings_ms.insert("tokenizer_wait", tokenizer_ms);
     packed.timings_ms.insert("index_stat", stat_ms);
     packed
         .timings_ms

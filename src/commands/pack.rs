@@ -13,7 +13,7 @@ use crate::prompt::Templates;
 use crate::runlog::{self, RunLog};
 use crate::ui::Ui;
 
-use super::{check_request, pack_walked, report_packing, walk_repo};
+use super::{check_request, pack_walked, prepare_pack, report_packing, walk_repo};
 
 pub fn run(args: &PackArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
@@ -63,6 +63,7 @@ fn pack(
         })
         .unwrap_or(1.0);
     let started = Instant::now();
+    let preparing = prepare_pack(&cfg.root);
     let walked = walk_repo(&cfg, env, &args.paths)?;
     let walk_ms = started.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();
@@ -77,7 +78,8 @@ fn pack(
         max_file_size: cfg.walk_options().max_file_size,
         token_ratio: ratio,
     };
-    let packed = pack_walked(&cfg.root, &walked, request, limits, &templates)?;
+    let prepared = preparing.join();
+    let packed = pack_walked(&prepared, &walked, request, limits, &templates)?;
     let pack_ms = started.elapsed().as_secs_f64() * 1000.0;
     if !args.list && !args.json && !args.explain {
         report_packing(ui, &packed);

@@ -91,6 +91,7 @@ fn single_pass(
         UNCOUNTED_MARGIN
     });
 
+    let preparing = super::prepare_pack(&cfg.root);
     let walked = walk_repo(&cfg, env, &args.paths)?;
     let templates = Templates::load(&cfg.template_dirs())?;
     let mut limits = Limits {
@@ -118,7 +119,8 @@ fn single_pass(
         }
     }
 
-    let mut packed = pack_walked(&cfg.root, &walked, request, limits, &templates)?;
+    let prepared = preparing.join();
+    let mut packed = pack_walked(&prepared, &walked, request, limits, &templates)?;
     // Where the server can count, the real count decides; re-pack when the estimate was too low.
     let mut exact = None;
     if server.kind.can_tokenize() {
@@ -135,7 +137,7 @@ fn single_pass(
                 "the server counts {count} tokens against an estimate of {}: packing again",
                 packed.prompt_tokens
             ));
-            packed = pack_walked(&cfg.root, &walked, request, limits, &templates)?;
+            packed = pack_walked(&prepared, &walked, request, limits, &templates)?;
             exact = None;
         }
     }
