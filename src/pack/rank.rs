@@ -349,59 +349,68 @@ pub fn index(text: &str) -> FileIndex {
     }
 }
 
-const MODIFIERS: &[&str] = &[
-    "pub",
-    "pub(crate)",
-    "pub(super)",
-    "export",
-    "default",
-    "async",
-    "static",
-    "public",
-    "private",
-    "protected",
-    "final",
-    "abstract",
-    "unsafe",
-    "extern",
-    "inline",
-    "virtual",
-    "override",
-    "sealed",
-    "declare",
-    "readonly",
-    "synchronized",
-    "native",
-    "open",
-    "internal",
-    "data",
-    "inner",
-];
-const DEF_KEYWORDS: &[&str] = &[
-    "fn",
-    "def",
-    "class",
-    "struct",
-    "enum",
-    "trait",
-    "type",
-    "interface",
-    "func",
-    "function",
-    "function*",
-    "const",
-    "let",
-    "var",
-    "mod",
-    "module",
-    "macro_rules!",
-    "record",
-    "union",
-    "typedef",
-    "namespace",
-    "object",
-    "val",
-];
+/// Words that may precede a definition keyword (`pub`, `export default`, `static`…).
+fn is_modifier(word: &str) -> bool {
+    matches!(
+        word,
+        "pub"
+            | "pub(crate)"
+            | "pub(super)"
+            | "export"
+            | "default"
+            | "async"
+            | "static"
+            | "public"
+            | "private"
+            | "protected"
+            | "final"
+            | "abstract"
+            | "unsafe"
+            | "extern"
+            | "inline"
+            | "virtual"
+            | "override"
+            | "sealed"
+            | "declare"
+            | "readonly"
+            | "synchronized"
+            | "native"
+            | "open"
+            | "internal"
+            | "data"
+            | "inner"
+    )
+}
+
+/// Keywords that introduce a named definition in the common languages.
+fn is_def_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "fn" | "def"
+            | "class"
+            | "struct"
+            | "enum"
+            | "trait"
+            | "type"
+            | "interface"
+            | "func"
+            | "function"
+            | "function*"
+            | "const"
+            | "let"
+            | "var"
+            | "mod"
+            | "module"
+            | "macro_rules!"
+            | "record"
+            | "union"
+            | "typedef"
+            | "namespace"
+            | "object"
+            | "val"
+    )
+}
+
 const NOT_NAMES: &[&str] = &[
     "if", "for", "while", "switch", "catch", "return", "match", "else", "new", "sizeof", "do",
     "try", "with", "elif", "await", "yield", "throw", "case", "super", "this", "self",
@@ -418,11 +427,11 @@ pub fn defined_name(line: &str) -> Option<&str> {
     loop {
         let word_end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
         let word = &rest[..word_end];
-        if MODIFIERS.contains(&word) {
+        if is_modifier(word) {
             rest = rest[word_end..].trim_start();
             continue;
         }
-        if DEF_KEYWORDS.contains(&word) {
+        if is_def_keyword(word) {
             let mut after = rest[word_end..].trim_start();
             if word == "func" && after.starts_with('(') {
                 // Go method: func (r *T) Name(
@@ -494,7 +503,10 @@ pub fn import_segments(line: &str, mut each: impl FnMut(&str)) {
         || t.starts_with("pub mod ") && t.trim_end().ends_with(';')
     {
         if let Some(q) = quoted(t) { q } else { t }
-    } else if let Some(at) = t.find("require(").or_else(|| t.find("import(")) {
+    } else if let Some(at) = t.find('(').filter(|&at| {
+        let before = t[..at].trim_end();
+        before.ends_with("require") || before.ends_with("import")
+    }) {
         match quoted(&t[at..]) {
             Some(q) => q,
             None => return,
