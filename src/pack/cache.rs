@@ -12,7 +12,7 @@ use super::rank::FileIndex;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 3;
+const VERSION: u32 = 4;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.

@@ -159,8 +159,13 @@ fn collect(node: Node<'_>, src: &[u8], depth: usize, rows: &mut Vec<usize>) {
     let kind = node.kind();
     let row = node.start_position().row;
     if LEAF_DEFS.contains(&kind) {
-        if kind == "lexical_declaration" && !top_level(node) {
-            return;
+        if kind == "lexical_declaration" {
+            // Module-level constants only; `const x = require(...)` is an import, not a definition.
+            let end = node.end_byte().min(node.start_byte() + 200);
+            let head = String::from_utf8_lossy(&src[node.start_byte()..end]);
+            if !top_level(node) || head.contains("require(") {
+                return;
+            }
         }
         rows.push(row);
         return;
@@ -280,7 +285,8 @@ pub fn path_tree(paths: &[&str], max_bytes: usize) -> String {
         let mut out = String::new();
         for (dir, entry) in &dirs {
             let depth = depth_of(dir);
-            if depth > limit {
+            // A directory with no files of its own says nothing its subdirectories' lines do not.
+            if depth > limit || (entry.files.is_empty() && depth < limit) {
                 continue;
             }
             out.push_str(if dir.is_empty() { "./" } else { dir });
@@ -396,7 +402,7 @@ mod tests {
 
     #[test]
     fn typescript_go_java_c() {
-        let ts = "export interface Props { a: number }\nexport const DEFAULT = 3;\nexport function render(p: Props): string {\n  const inner = 1;\n  return '';\n}\nclass View {\n  draw(): void {}\n}\n";
+        let ts = "const fs = require('fs');\nexport interface Props { a: number }\nexport const DEFAULT = 3;\nexport function render(p: Props): string {\n  const inner = 1;\n  return '';\n}\nclass View {\n  draw(): void {}\n}\n";
         assert_eq!(
             lines_of("src/view.ts", ts),
             [
