@@ -59,12 +59,18 @@ pub struct Prepared {
 pub fn prepare_pack(root: &Path) -> Preparing {
     let root = root.to_path_buf();
     let started = std::time::Instant::now();
-    // The BPE tables take a few hundred milliseconds to build: build them now, off the critical path.
-    let tokenizer = std::thread::spawn(crate::pack::tokens::TokenCounter::new);
     let facts = std::thread::spawn(move || {
-        let (git, stat) = crate::repo::signals::git_facts(&root);
         let location = crate::pack::cache::location(&root);
         let cache = crate::pack::cache::load(location.as_deref());
+        // Without a cache every candidate will be counted: build the BPE tables (a few hundred
+        // milliseconds) now, off the critical path. With one, most runs never need them.
+        let tokenizer = cache
+            .is_empty()
+            .then(|| std::thread::spawn(crate::pack::tokens::TokenCounter::prepare));
+        let (git, stat) = crate::repo::signals::git_facts(&root);
+        if let Some(t) = tokenizer {
+            let _ = t.join();
+        }
         Prepared {
             git,
             stat,
@@ -73,15 +79,11 @@ pub fn prepare_pack(root: &Path) -> Preparing {
             ms: started.elapsed().as_secs_f64() * 1000.0,
         }
     });
-    Preparing {
-        facts,
-        _tokenizer: tokenizer,
-    }
+    Preparing { facts }
 }
 
 pub struct Preparing {
     facts: std::thread::JoinHandle<Prepared>,
-    _tokenizer: std::thread::JoinHandle<crate::pack::tokens::TokenCounter>,
 }
 
 impl Preparing {
@@ -98,9 +100,7 @@ pub fn pack_walked(
     limits: Limits,
     templates: &Templates,
 ) -> Result<Packed, Error> {
-    let started = std::time::Instant::now();
     let counter = crate::pack::tokens::TokenCounter::new();
-    let tokenizer_ms = started.elapsed().as_secs_f64() * 1000.0;
     let Prepared {
         git,
         stat,
@@ -140,7 +140,6 @@ pub fn pack_walked(
     packed
         .timings_ms
         .insert("git_facts_and_cache_load", *prepare_ms);
-    packed.timings_ms.insert("tokenizer_wait", tokenizer_ms);
     packed.timings_ms.insert("index_stat", stat_ms);
     packed
         .timings_ms

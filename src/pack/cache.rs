@@ -12,7 +12,7 @@ use super::rank::FileIndex;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 4;
+const VERSION: u32 = 5;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.
@@ -43,6 +43,19 @@ pub struct Cache {
     fresh: Mutex<HashMap<BlobId, Entry>>,
     /// The blobs of this run: only these are saved, so the cache follows the repository.
     keep: Mutex<Option<HashSet<BlobId>>>,
+    /// Token counts of small texts (paths, outlines, the layout, the template) by [`text_key`].
+    counts: HashMap<u64, u32>,
+    counts_fresh: Mutex<HashMap<u64, u32>>,
+    counts_used: Mutex<HashSet<u64>>,
+}
+
+/// The key of a text in the count memo: FNV-1a over its bytes, and its length.
+pub fn text_key(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ (text.len() as u64).rotate_left(32)
 }
 
 impl Cache {
@@ -73,6 +86,30 @@ impl Cache {
             .entry(id)
             .or_insert_with(|| self.loaded.get(&id).cloned().unwrap_or_default());
         change(entry);
+    }
+
+    pub fn text_count(&self, key: u64) -> Option<u32> {
+        let found = self.counts.get(&key).copied().or_else(|| {
+            self.counts_fresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .copied()
+        });
+        if found.is_some() {
+            self.counts_used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
+        }
+        found
+    }
+
+    pub fn remember_count(&self, key: u64, count: u32) {
+        self.counts_fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, count);
     }
 
     /// Keep only these blobs when saving (the files of this run).
@@ -162,6 +199,25 @@ impl Cache {
                 out.extend_from_slice(text.as_bytes());
             }
         }
+        // The count memo: what this run counted or used.
+        let used = self.counts_used.lock().unwrap_or_else(|e| e.into_inner());
+        let counts_fresh = self.counts_fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts: Vec<(u64, u32)> = counts_fresh
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .chain(
+                self.counts
+                    .iter()
+                    .filter(|(k, _)| used.contains(*k) && !counts_fresh.contains_key(*k))
+                    .map(|(k, v)| (*k, *v)),
+            )
+            .collect();
+        counts.sort_unstable();
+        put_u32(&mut out, counts.len() as u32);
+        for (k, v) in counts {
+            out.extend_from_slice(&k.to_le_bytes());
+            put_u32(&mut out, v);
+        }
         out
     }
 
@@ -223,8 +279,21 @@ impl Cache {
             }
             entries.insert(id, e);
         }
+        let n = r.u32()? as usize;
+        let raw = r.take(n.checked_mul(12)?)?;
+        let counts = raw
+            .chunks_exact(12)
+            .map(|c| {
+                let (k, v) = c.split_at(8);
+                (
+                    u64::from_le_bytes(k.try_into().unwrap_or([0; 8])),
+                    u32::from_le_bytes(v.try_into().unwrap_or([0; 4])),
+                )
+            })
+            .collect();
         (r.at == bytes.len()).then(|| Cache {
             loaded: entries,
+            counts,
             ..Cache::default()
         })
     }
@@ -300,11 +369,14 @@ mod tests {
             e.outline = Some(Some("1: fn alpha_beta() {}\n".into()));
         });
         cache.update(b, |e| e.outline = Some(None));
+        cache.remember_count(text_key("src/a.rs"), 4);
         let bytes = cache.to_bytes();
         let back = Cache::from_bytes(&bytes).expect("parses");
         assert_eq!(back.get(&a), cache.get(&a));
         assert_eq!(back.get(&b), cache.get(&b));
         assert!(!back.needs_saving());
+        assert_eq!(back.text_count(text_key("src/a.rs")), Some(4));
+        assert_eq!(back.text_count(text_key("src/b.rs")), None);
         for cut in [0, 5, 12, bytes.len() - 1] {
             assert!(Cache::from_bytes(&bytes[..cut]).is_none(), "cut at {cut}");
         }

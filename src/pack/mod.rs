@@ -342,9 +342,15 @@ pub fn pack(
         1.0
     };
     let scale = |n: usize| (n as f64 * ratio).ceil() as usize;
-    let bare = templates.render(&[], &[], request)?;
-    let template_tokens =
-        scale(counter.count(&bare.system) + counter.count(&bare.user) + CHAT_OVERHEAD);
+    // The instructions and the template framing are counted once and remembered; the request, new every
+    // time, is estimated on the safe side so that a warm pack needs no tokenizer at all.
+    let bare = templates.render(&[], &[], "")?;
+    let template_tokens = scale(
+        counter.count_memo(&bare.system, cache)
+            + counter.count_memo(&bare.user, cache)
+            + request_tokens(request)
+            + CHAT_OVERHEAD,
+    );
     let budget = limits
         .budget
         .unwrap_or_else(|| limits.context.saturating_sub(limits.reply_reserve));
@@ -438,7 +444,7 @@ pub fn pack(
             let f = &files[s.index];
             // Exact counts for the files that may be packed, estimates for the rest (their path too).
             let (body, path) = match t {
-                Some(t) => (*t, counter.count(&f.path)),
+                Some(t) => (*t, counter.count_memo(&f.path, cache)),
                 None => (estimate(f.text.len()), estimate(f.path.len())),
             };
             Item {
@@ -462,7 +468,7 @@ pub fn pack(
     all_paths.sort_unstable();
     let tree_room = ((files_budget as f64 * TREE_SHARE) as usize).min(TREE_MAX_TOKENS);
     let mut tree = outline::path_tree(&all_paths, tree_room * 3);
-    let mut tree_tokens = scale(counter.count(&tree) + FILE_FRAMING);
+    let mut tree_tokens = scale(counter.count_memo(&tree, cache) + FILE_FRAMING);
     if tree.is_empty() || tree_tokens > tree_room.max(1) {
         tree.clear();
         tree_tokens = 0;
@@ -546,8 +552,8 @@ pub fn pack(
         }
         let Some((text, method)) = made else { continue };
         let path = &files[ranked[r].index].path;
-        let framing = counter.count(path) + FILE_FRAMING + 3;
-        let mut tokens = scale(counter.count(&text) + framing);
+        let framing = counter.count_memo(path, cache) + FILE_FRAMING + 3;
+        let mut tokens = scale(counter.count_memo(&text, cache) + framing);
         let mut text = text;
         let room_here = outline_room.min(outline_file_room);
         if tokens > room_here {
@@ -683,6 +689,12 @@ pub fn pack(
 
 fn round(x: f64) -> f64 {
     (x * 1000.0).round() / 1000.0
+}
+
+/// Tokens of the request, estimated without the tokenizer: at least one per 2.5 bytes, which is more than
+/// o200k needs for prose or code.
+fn request_tokens(request: &str) -> usize {
+    (request.trim().len() as f64 / 2.5).ceil() as usize + 2
 }
 
 #[cfg(test)]
