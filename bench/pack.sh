@@ -19,9 +19,11 @@ floor=$here/target/release/examples/walk-floor
 export ONEPASS_ENDPOINT=http://127.0.0.1:9   # no server: the budget comes from --budget
 cd "$repo"
 
+# One --prepare per command, in order (a single --prepare would apply to every command and make "warm" cold).
 nice hyperfine --warmup 2 --runs "$runs" -N --export-json /tmp/onepass-bench.json \
+  --prepare "true" --prepare "rm -rf .git/onepass" --prepare "true" \
   -n floor "$floor ." \
-  -n cold --prepare "rm -rf .git/onepass" "$onepass pack --budget 128000 '$request'" \
+  -n cold "$onepass pack --budget 128000 '$request'" \
   -n warm "$onepass pack --budget 128000 '$request'" >/dev/null
 
 python3 - <<'PY'
