@@ -414,9 +414,15 @@ pub struct PackArgs {
     #[arg(long, conflicts_with = "json")]
     pub list: bool,
 
-    /// Print the packing statistics as JSON (files, tokens, omissions and skips with reasons)
+    /// Print the packing statistics as JSON: files whole and outlined with tokens, scores and reasons,
+    /// omissions and skips with reasons, totals and the time of each stage
     #[arg(long)]
     pub json: bool,
+
+    /// Print every file with a positive relevance score, in rank order: its score, where it went (whole,
+    /// outline, omitted), its tokens and why it scored
+    #[arg(long, conflicts_with_all = ["json", "list"])]
+    pub explain: bool,
 
     #[command(flatten)]
     pub repo: RepoArgs,

@@ -45,6 +45,38 @@ impl<'a> FileBlock<'a> {
     }
 }
 
+/// A file shown only as an outline of its definitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutlineBlock<'a> {
+    pub path: &'a str,
+    pub fence: String,
+    /// `LINE: signature` lines, ending with a newline.
+    pub text: &'a str,
+}
+
+impl<'a> OutlineBlock<'a> {
+    pub fn new(path: &'a str, text: &'a str) -> OutlineBlock<'a> {
+        OutlineBlock {
+            path,
+            fence: fence_for(text),
+            text,
+        }
+    }
+}
+
+/// The repository context of a prompt, in prompt order: the layout (most stable), the whole files, the
+/// outlines, and the files named but not shown.
+#[derive(Debug, Clone, Default)]
+pub struct Context<'a> {
+    /// A compact tree of the repository's paths, ending with a newline; empty for none.
+    pub tree: &'a str,
+    pub files: &'a [FileBlock<'a>],
+    pub outlines: &'a [OutlineBlock<'a>],
+    pub omitted: &'a [OmittedBlock<'a>],
+    /// Omitted files beyond those listed, counted only.
+    pub omitted_more: usize,
+}
+
 /// A file named in the prompt but not shown.
 #[derive(Debug, Clone, Serialize)]
 pub struct OmittedBlock<'a> {
@@ -106,23 +138,25 @@ impl Templates {
         omitted: &[OmittedBlock<'_>],
         request: &str,
     ) -> Result<Prompt, PromptError> {
-        self.render_with_more(files, omitted, 0, request)
+        self.render_context(
+            &Context {
+                files,
+                omitted,
+                ..Context::default()
+            },
+            request,
+        )
     }
 
-    /// As [`Templates::render`], with `more` omitted files beyond those listed, counted only.
-    pub fn render_with_more(
-        &self,
-        files: &[FileBlock<'_>],
-        omitted: &[OmittedBlock<'_>],
-        more: usize,
-        request: &str,
-    ) -> Result<Prompt, PromptError> {
-        self.render_context(&context_of(files, omitted, more), request)
+    /// Render the repository context and the request.
+    pub fn render_context(&self, ctx: &Context<'_>, request: &str) -> Result<Prompt, PromptError> {
+        self.render_value(&ctx.to_value(), request)
     }
 
-    /// Render from a template context (everything but the request, as built by [`context_of`]) and the
-    /// request. Context sessions keep this value to rebuild a prompt whose prefix is byte-identical.
-    pub fn render_context(
+    /// Render from a template context as a value (everything but the request, as made by
+    /// [`Context::to_value`], plus an optional `format`). Context sessions keep this value to rebuild a
+    /// prompt whose prefix is byte-identical.
+    pub fn render_value(
         &self,
         ctx: &serde_json::Value,
         request: &str,
@@ -135,7 +169,13 @@ impl Templates {
                 t.render(context! { format => format })
             })
             .map_err(|e| template_error("system.md", &e))?;
-        let ctx = context! { ..Value::from(Serde(ctx)), ..context! { request => request.trim() } };
+        // Keys a stored context (from an older session) may lack take their empty values.
+        let defaults = Context::default().to_value();
+        let ctx = context! {
+            ..Value::from(Serde(ctx)),
+            ..context! { request => request.trim() },
+            ..Value::from(Serde(&defaults))
+        };
         let user = self
             .env
             .get_template("task.md")
@@ -152,18 +192,18 @@ impl Templates {
     }
 }
 
-/// The template context of the repository part of the prompt: the files shown, the files listed as left out,
-/// and how many more were left out.
-pub fn context_of(
-    files: &[FileBlock<'_>],
-    omitted: &[OmittedBlock<'_>],
-    more: usize,
-) -> serde_json::Value {
-    serde_json::json!({
-        "files": files,
-        "omitted": omitted,
-        "omitted_more": more,
-    })
+impl Context<'_> {
+    /// The context as the templates see it (and as context sessions store it).
+    pub fn to_value(&self) -> serde_json::Value {
+        serde_json::json!({
+            "tree": self.tree,
+            "tree_fence": fence_for(self.tree),
+            "files": self.files,
+            "outlines": self.outlines,
+            "omitted": self.omitted,
+            "omitted_more": self.omitted_more,
+        })
+    }
 }
 
 fn template_error(name: &str, e: &minijinja::Error) -> PromptError {
@@ -248,7 +288,7 @@ mod tests {
     fn the_system_prompt_asks_for_a_diff_or_whole_files() {
         let t = Templates::load(&[]).unwrap();
         let diff = t
-            .render_context(
+            .render_value(
                 &serde_json::json!({"files": [], "omitted": [], "omitted_more": 0}),
                 "x",
             )
@@ -267,7 +307,7 @@ mod tests {
             diff.system
         );
         let whole = t
-            .render_context(&serde_json::json!({"files": [], "omitted": [], "omitted_more": 0, "format": "whole"}), "x")
+            .render_value(&serde_json::json!({"files": [], "omitted": [], "omitted_more": 0, "format": "whole"}), "x")
             .unwrap();
         assert!(
             whole
@@ -295,6 +335,30 @@ mod tests {
         }];
         let p = t.render(&[], &omitted, "x").unwrap();
         assert!(p.user.contains("- big.rs (9000 bytes)"), "{}", p.user);
+    }
+
+    #[test]
+    fn layout_files_outlines_then_request() {
+        let t = Templates::load(&[]).unwrap();
+        let files = [FileBlock::new("src/a.rs", "fn a() {}\n")];
+        let outlines = [OutlineBlock::new("src/big.rs", "3: pub fn big() {\n")];
+        let ctx = Context {
+            tree: "src/: a.rs big.rs\n",
+            files: &files,
+            outlines: &outlines,
+            ..Context::default()
+        };
+        let p = t.render_context(&ctx, "change a").unwrap();
+        let at = |needle: &str| {
+            p.user
+                .find(needle)
+                .unwrap_or_else(|| panic!("{needle}: {}", p.user))
+        };
+        assert!(at("src/: a.rs big.rs\n") < at("### src/a.rs\n"));
+        assert!(
+            at("### src/a.rs\n") < at("### src/big.rs (outline)\n```\n3: pub fn big() {\n```\n")
+        );
+        assert!(p.user.trim_end().ends_with("change a"));
     }
 
     #[test]

@@ -460,6 +460,9 @@ pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withh
             continue;
         }
         file.text = redact(&file.text, &findings);
+        // The blob id (from git's index) named the unredacted file: the pack cache must key this text by
+        // its own id, or an outline cached from an unredacted run could carry the secret back in.
+        file.blob = None;
         out.redactions
             .extend(findings.into_iter().map(|f| Redaction {
                 path: file.path.clone(),
@@ -480,6 +483,8 @@ mod tests {
         let cand = |path: &str, text: &str| Candidate {
             path: path.into(),
             text: text.into(),
+            blob: Some([7; 20]),
+            modified: None,
         };
         let mut files = vec![
             cand(".env", "A=1\n"),
@@ -488,6 +493,13 @@ mod tests {
         ];
         let mut skipped = Vec::new();
         let withheld = withhold(&mut files, &mut skipped);
+        let redacted = files.iter().find(|f| f.path == "config/app.yml").unwrap();
+        assert_eq!(
+            redacted.blob, None,
+            "a redacted text is not the blob git knows"
+        );
+        let untouched = files.iter().find(|f| f.path == "src/main.rs").unwrap();
+        assert_eq!(untouched.blob, Some([7; 20]));
         assert_eq!(files.len(), 2);
         assert_eq!(skipped[0].path, ".env");
         assert!(matches!(skipped[0].reason, SkipReason::Secret { .. }));

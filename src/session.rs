@@ -152,7 +152,7 @@ pub fn rebuild(
         context = Value::Object(Default::default());
     }
     context["files"] = serde_json::to_value(&blocks).unwrap_or(Value::Null);
-    let prompt = templates.render_context(&context, request)?;
+    let prompt = templates.render_value(&context, request)?;
     Ok(Rebuilt {
         prompt,
         session: Session {
@@ -185,7 +185,7 @@ pub fn stable_prefix(prompt: &Prompt, request: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::prompt::{OmittedBlock, context_of};
+    use crate::prompt::{Context, OmittedBlock};
 
     #[test]
     fn a_rebuilt_prompt_keeps_the_prefix_and_moves_changes_to_the_end() {
@@ -199,8 +199,13 @@ mod tests {
             path: "big.rs",
             bytes: 10,
         }];
-        let context = context_of(&blocks, &omitted, 0);
-        let first = templates.render_context(&context, "first request").unwrap();
+        let context = Context {
+            files: &blocks,
+            omitted: &omitted,
+            ..Context::default()
+        }
+        .to_value();
+        let first = templates.render_value(&context, "first request").unwrap();
         let session = from_context("first request", &context);
         assert_eq!(session.files.len(), 3);
 

@@ -115,23 +115,108 @@ pub fn report_secrets(ui: &mut Ui<'_>, withheld: &Withheld) {
     ui.status("secrets stay out of the prompt; --allow-secrets sends them as they are");
 }
 
-/// Rank, count, fit and render.
+/// What packing needs besides the walked files: git facts, the index's stat data and the `.git/onepass/`
+/// cache. Started with [`prepare_pack`] before the walk, so it (and building the tokenizer's tables) runs
+/// while the walk reads the files.
+#[derive(Default)]
+pub struct Prepared {
+    git: crate::pack::rank::GitFacts,
+    stat: crate::repo::signals::IndexStat,
+    location: Option<std::path::PathBuf>,
+    cache: crate::pack::cache::Cache,
+    ms: f64,
+}
+
+/// Start gathering what packing needs in the background; join it with [`Preparing::join`].
+pub fn prepare_pack(root: &Path) -> Preparing {
+    let root = root.to_path_buf();
+    let started = std::time::Instant::now();
+    let facts = std::thread::spawn(move || {
+        let location = crate::pack::cache::location(&root);
+        let cache = crate::pack::cache::load(location.as_deref());
+        // Without a cache every candidate will be counted: build the BPE tables (a few hundred
+        // milliseconds) now, off the critical path. With one, most runs never need them.
+        let tokenizer = cache
+            .is_empty()
+            .then(|| std::thread::spawn(crate::pack::tokens::TokenCounter::prepare));
+        let (git, stat) = crate::repo::signals::git_facts(&root);
+        if let Some(t) = tokenizer {
+            let _ = t.join();
+        }
+        Prepared {
+            git,
+            stat,
+            location,
+            cache,
+            ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    });
+    Preparing { facts }
+}
+
+pub struct Preparing {
+    facts: std::thread::JoinHandle<Prepared>,
+}
+
+impl Preparing {
+    pub fn join(self) -> Prepared {
+        self.facts.join().unwrap_or_default()
+    }
+}
+
+/// Rank, count, fit and render, with the repository's git facts and its `.git/onepass/` cache.
 pub fn pack_walked(
+    prepared: &Prepared,
     walked: &Walked,
     request: &str,
     limits: Limits,
     templates: &Templates,
 ) -> Result<Packed, Error> {
     let counter = crate::pack::tokens::TokenCounter::new();
-    Ok(crate::pack::pack(
-        &walked.walk.files,
-        walked.walk.skipped.clone(),
-        &walked.pinned,
+    let Prepared {
+        git,
+        stat,
+        location,
+        cache,
+        ms: prepare_ms,
+    } = prepared;
+    // Files whose stat data matches git's index have the blob the index names: no need to hash them.
+    let started = std::time::Instant::now();
+    let known: Vec<Option<crate::pack::cache::BlobId>> = if stat.is_empty() {
+        Vec::new()
+    } else {
+        walked
+            .walk
+            .files
+            .iter()
+            .map(|f| {
+                let modified = f.modified?;
+                crate::repo::signals::known_blob(stat, &f.path, f.text.len() as u64, modified)
+            })
+            .collect()
+    };
+    let stat_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let input = crate::pack::Input {
+        known: &known,
+        files: &walked.walk.files,
+        skipped: &walked.walk.skipped,
+        pinned: &walked.pinned,
         request,
-        limits,
-        templates,
-        counter,
-    )?)
+        git,
+        cache,
+    };
+    let mut packed = crate::pack::pack(input, limits, templates, counter)?;
+    let started = std::time::Instant::now();
+    // A cache that cannot be written only costs time on the next run.
+    let _ = crate::pack::cache::save(location.as_deref(), cache);
+    packed
+        .timings_ms
+        .insert("git_facts_and_cache_load", *prepare_ms);
+    packed.timings_ms.insert("index_stat", stat_ms);
+    packed
+        .timings_ms
+        .insert("cache_save", started.elapsed().as_secs_f64() * 1000.0);
+    Ok(packed)
 }
 
 /// Tell the user what was packed and what was left out.
@@ -145,6 +230,18 @@ pub fn report_packing(ui: &mut Ui<'_>, packed: &Packed) {
     ));
     for file in &packed.files {
         ui.detail(&format!("  {} ({} tokens)", file.path, file.tokens));
+    }
+    if !packed.outlined.is_empty() {
+        ui.status(&format!(
+            "outlined {} more file(s) (their definitions only)",
+            packed.outlined.len()
+        ));
+        for file in &packed.outlined {
+            ui.detail(&format!(
+                "  {} ({} tokens of {})",
+                file.path, file.tokens, file.file_tokens
+            ));
+        }
     }
     if !packed.omitted.is_empty() {
         let shown = if ui.verbose() {
@@ -181,10 +278,15 @@ pub fn report_packing(ui: &mut Ui<'_>, packed: &Packed) {
 pub fn report_files(report: &mut Report, packed: &Packed, withheld: &Withheld) {
     report.secrets = withheld.clone();
     report.files.packed = packed.files.len();
-    report.files.omitted = packed.omitted.len();
+    report.files.omitted = packed.omitted.len() + packed.outlined.len();
     report.files.skipped = packed.skipped.len();
     report.files.packed_paths = packed.files.iter().map(|f| f.path.clone()).collect();
-    report.files.omitted_paths = packed.omitted.iter().map(|f| f.path.clone()).collect();
+    report.files.omitted_paths = packed
+        .outlined
+        .iter()
+        .map(|f| f.path.clone())
+        .chain(packed.omitted.iter().map(|f| f.path.clone()))
+        .collect();
 }
 
 /// Refuse a reply before planning when it asks for file modes (executable, symlink, submodule) without

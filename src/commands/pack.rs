@@ -13,7 +13,7 @@ use crate::prompt::Templates;
 use crate::runlog::{self, RunLog};
 use crate::ui::Ui;
 
-use super::{check_request, pack_walked, report_packing, report_secrets, walk_repo};
+use super::{check_request, pack_walked, prepare_pack, report_packing, report_secrets, walk_repo};
 
 pub fn run(args: &PackArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
@@ -63,6 +63,7 @@ fn pack(
         })
         .unwrap_or(1.0);
     let started = Instant::now();
+    let preparing = prepare_pack(&cfg.root);
     let walked = walk_repo(&cfg, env, &args.paths)?;
     let walk_ms = started.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();
@@ -77,13 +78,16 @@ fn pack(
         max_file_size: cfg.walk_options().max_file_size,
         token_ratio: ratio,
     };
-    let packed = pack_walked(&walked, request, limits, &templates)?;
+    let prepared = preparing.join();
+    let packed = pack_walked(&prepared, &walked, request, limits, &templates)?;
     let pack_ms = started.elapsed().as_secs_f64() * 1000.0;
-    if !args.list && !args.json {
+    if !args.list && !args.json && !args.explain {
         report_packing(ui, &packed);
     }
     report_secrets(ui, &walked.withheld);
-    let written = if args.list {
+    let written = if args.explain {
+        explain(stdout, &packed)
+    } else if args.list {
         packed
             .files
             .iter()
@@ -98,11 +102,25 @@ fn pack(
             "budget": packed.budget,
             "template_tokens": packed.template_tokens,
             "prompt_tokens": packed.prompt_tokens,
+            "tree_tokens": packed.tree_tokens,
             "files": packed.files,
+            "outlined": packed.outlined,
             "omitted": packed.omitted,
             "skipped": packed.skipped,
             "secrets": walked.withheld,
-            "timings_ms": {"probe": probe_ms, "walk": walk_ms, "pack": pack_ms},
+            "ranking": packed.ranking,
+            "totals": {
+                "candidates": walked.walk.files.len(),
+                "whole": packed.files.len(),
+                "whole_tokens": packed.files.iter().map(|f| f.tokens).sum::<usize>(),
+                "outlined": packed.outlined.len(),
+                "outline_tokens": packed.outlined.iter().map(|f| f.tokens).sum::<usize>(),
+                "omitted": packed.omitted.len(),
+                "skipped": packed.skipped.len(),
+                "counted": packed.counted,
+                "cache_hits": packed.cache_hits,
+            },
+            "timings_ms": {"probe": probe_ms, "walk": walk_ms, "pack": pack_ms, "stages": packed.timings_ms},
         });
         writeln!(
             stdout,
@@ -118,4 +136,35 @@ fn pack(
     };
     written.map_err(|e| Error::Output(e.to_string()))?;
     Ok(Outcome::Printed)
+}
+
+/// `--explain`: one line per ranked file (score, placement, tokens, path), then its reasons, indented.
+fn explain(out: &mut dyn std::io::Write, packed: &crate::pack::Packed) -> std::io::Result<()> {
+    use crate::pack::Placement;
+    writeln!(
+        out,
+        "budget {} tokens: {} whole, {} outlined, {} omitted; prompt ~{} tokens",
+        packed.budget,
+        packed.files.len(),
+        packed.outlined.len(),
+        packed.omitted.len(),
+        packed.prompt_tokens
+    )?;
+    for r in &packed.ranking {
+        let place = match r.placement {
+            Placement::Whole => "whole",
+            Placement::Outline => "outline",
+            Placement::Omitted => "omitted",
+        };
+        let approx = if r.estimated { "~" } else { "" };
+        writeln!(
+            out,
+            "{:>9.3}  {place:<7}  {approx}{:>6} tok  {}",
+            r.score, r.tokens, r.path
+        )?;
+        for reason in &r.reasons {
+            writeln!(out, "           {reason}")?;
+        }
+    }
+    Ok(())
 }

@@ -166,9 +166,12 @@ pub fn prepare(
             })?
             .to_string();
             ui.busy("reading and packing the repository");
+            let preparing = super::prepare_pack(&cfg.root);
             let walked = walk_repo(cfg, env, pins);
-            let packed =
-                walked.and_then(|w| pack_walked(&w, &request, limits, &templates).map(|p| (w, p)));
+            let prepared = preparing.join();
+            let packed = walked.and_then(|w| {
+                pack_walked(&prepared, &w, &request, limits, &templates).map(|p| (w, p))
+            });
             ui.reply_done();
             let (walked, mut packed) = packed?;
             withheld = walked.withheld.clone();
@@ -188,14 +191,14 @@ pub fn prepare(
                         "the server counts {count} tokens against an estimate of {}: packing again",
                         packed.prompt_tokens
                     ));
-                    packed = pack_walked(&walked, &request, limits, &templates)?;
+                    packed = pack_walked(&prepared, &walked, &request, limits, &templates)?;
                     exact = None;
                 }
             }
             let format = reply_format(cfg.settings.format, &walked, &packed);
             if format == "whole" {
                 packed.context["format"] = serde_json::json!(format);
-                packed.prompt = templates.render_context(&packed.context, &request)?;
+                packed.prompt = templates.render_value(&packed.context, &request)?;
             }
             let next = session::from_context(&request, &packed.context);
             (packed, request, exact, next)
@@ -323,6 +326,7 @@ fn packed_from_session(
             bytes: 0,
             pinned: false,
             score: 0.0,
+            reasons: Vec::new(),
         })
         .collect();
     Ok(Packed {
@@ -330,15 +334,21 @@ fn packed_from_session(
         // Not used: the next session is the rebuilt one.
         context: serde_json::Value::Null,
         files,
+        outlined: Vec::new(),
         omitted: Vec::new(),
         skipped: Vec::new(),
+        ranking: Vec::new(),
         budget: limits
             .budget
             .unwrap_or(limits.context.saturating_sub(limits.reply_reserve)),
         template_tokens: scale(counter.count(&bare.system) + counter.count(&bare.user)),
+        tree_tokens: 0,
         prompt_tokens: scale(
             counter.count(&rebuilt.prompt.system) + counter.count(&rebuilt.prompt.user),
         ),
+        counted: 0,
+        cache_hits: 0,
+        timings_ms: Default::default(),
     })
 }
 

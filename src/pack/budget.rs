@@ -12,13 +12,16 @@ pub struct Item {
     pub tokens: usize,
     pub bytes: usize,
     pub pinned: bool,
+    /// Relevance from the ranker; only its ratio to the best score matters.
+    pub score: f64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Omitted {
     pub path: String,
     pub tokens: usize,
     pub bytes: usize,
+    pub score: f64,
     pub reason: OmitReason,
 }
 
@@ -27,6 +30,8 @@ pub struct Omitted {
 pub enum OmitReason {
     /// Did not fit in what was left of the budget.
     OverBudget,
+    /// Larger than the whole budget: it can only be outlined.
+    LargerThanBudget,
 }
 
 /// The selection: indices into the offered items, in prompt order, and the omissions.
@@ -43,8 +48,16 @@ pub enum BudgetError {
     PinnedOverBudget { needed: usize, budget: usize },
 }
 
-/// Choose files for `budget` tokens. `items` must be in rank order; the prompt order of the result is by path,
-/// which keeps the prompt's prefix stable between requests over the same files.
+/// How many of the best-ranked files the knapsack weighs; the rest fill what is left in rank order.
+const WINDOW: usize = 400;
+/// The knapsack counts tokens in at most this many steps.
+const STEPS: usize = 4000;
+
+/// Choose files for `budget` tokens. `items` must be in rank order. Pinned files come first and whole, then
+/// the best-ranked file when it fits; the rest is a 0/1 knapsack over the best-ranked files whose value grows with the cube of the relevance, so a
+/// few highly relevant small files are not crowded out by one huge file of similar relevance, but many
+/// marginal files never outweigh one clearly relevant file. What is left is filled in rank order. The
+/// prompt order of the result is by path, which keeps the prompt's prefix stable between requests.
 pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
     let pinned: usize = items.iter().filter(|i| i.pinned).map(|i| i.tokens).sum();
     if pinned > budget {
@@ -53,19 +66,86 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
             budget,
         });
     }
-    let mut fit = Fit {
-        tokens: pinned,
-        ..Fit::default()
-    };
-    fit.included.extend(
-        items
+    let mut room = budget - pinned;
+    let mut chosen = vec![false; items.len()];
+    for (n, item) in items.iter().enumerate() {
+        chosen[n] = item.pinned;
+    }
+    // The best-ranked file is the one most often needed: it goes in whole whenever it fits at all.
+    if let Some(top) = items.iter().position(|i| !i.pinned)
+        && items[top].score > 0.0
+        && items[top].tokens <= room
+    {
+        chosen[top] = true;
+        room -= items[top].tokens;
+    }
+    let best = items
+        .iter()
+        .filter(|i| !i.pinned)
+        .map(|i| i.score)
+        .fold(0.0f64, f64::max);
+    let window: Vec<usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(n, i)| !chosen[*n] && i.tokens <= room)
+        .map(|(n, _)| n)
+        .take(WINDOW)
+        .collect();
+    if room > 0 && !window.is_empty() {
+        let step = room.div_ceil(STEPS).max(1);
+        let capacity = room / step;
+        let cost: Vec<usize> = window
+            .iter()
+            .map(|&n| items[n].tokens.div_ceil(step))
+            .collect();
+        let value: Vec<f64> = window
             .iter()
             .enumerate()
-            .filter(|(_, i)| i.pinned)
-            .map(|(n, _)| n),
-    );
-    for (n, item) in items.iter().enumerate().filter(|(_, i)| !i.pinned) {
-        if fit.tokens + item.tokens <= budget {
+            .map(|(rank, &n)| {
+                let rel = if best > 0.0 {
+                    items[n].score / best
+                } else {
+                    0.0
+                };
+                // A tiny rank-ordered bonus so that, all else equal, more files and better-ranked ones win.
+                rel.powi(3) + 1e-6 / (1.0 + rank as f64)
+            })
+            .collect();
+        let mut table = vec![0.0f64; capacity + 1];
+        let mut take = vec![vec![false; capacity + 1]; window.len()];
+        for k in 0..window.len() {
+            if cost[k] > capacity {
+                continue;
+            }
+            for c in (cost[k]..=capacity).rev() {
+                let with = table[c - cost[k]] + value[k];
+                if with > table[c] {
+                    table[c] = with;
+                    take[k][c] = true;
+                }
+            }
+        }
+        let mut c = capacity;
+        for k in (0..window.len()).rev() {
+            if take[k][c] {
+                chosen[window[k]] = true;
+                c -= cost[k];
+            }
+        }
+    }
+    let mut fit = Fit {
+        tokens: items
+            .iter()
+            .zip(&chosen)
+            .filter(|(_, c)| **c)
+            .map(|(i, _)| i.tokens)
+            .sum(),
+        ..Fit::default()
+    };
+    for (n, item) in items.iter().enumerate() {
+        if chosen[n] {
+            fit.included.push(n);
+        } else if fit.tokens + item.tokens <= budget {
             fit.tokens += item.tokens;
             fit.included.push(n);
         } else {
@@ -73,7 +153,12 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
                 path: item.path.clone(),
                 tokens: item.tokens,
                 bytes: item.bytes,
-                reason: OmitReason::OverBudget,
+                score: item.score,
+                reason: if item.tokens > budget {
+                    OmitReason::LargerThanBudget
+                } else {
+                    OmitReason::OverBudget
+                },
             });
         }
     }
@@ -87,11 +172,16 @@ mod tests {
     use super::*;
 
     fn item(path: &str, tokens: usize, pinned: bool) -> Item {
+        scored(path, tokens, pinned, 1.0)
+    }
+
+    fn scored(path: &str, tokens: usize, pinned: bool, score: f64) -> Item {
         Item {
             path: path.into(),
             tokens,
             bytes: tokens * 4,
             pinned,
+            score,
         }
     }
 
@@ -114,6 +204,48 @@ mod tests {
         assert_eq!(fit.omitted.len(), 1);
         assert_eq!(fit.omitted[0].path, "big.rs");
         assert_eq!(fit.omitted[0].reason, OmitReason::OverBudget);
+    }
+
+    #[test]
+    fn small_relevant_files_are_not_crowded_out_by_a_huge_one() {
+        let items = [
+            scored("top.rs", 100, false, 12.0),
+            scored("huge.rs", 1200, false, 10.0),
+            scored("b.rs", 300, false, 9.0),
+            scored("c.rs", 300, false, 8.5),
+            scored("d.rs", 300, false, 8.0),
+        ];
+        let fit = fit(&items, 1400).unwrap();
+        let paths: Vec<_> = fit
+            .included
+            .iter()
+            .map(|&i| items[i].path.as_str())
+            .collect();
+        assert_eq!(paths, ["b.rs", "c.rs", "d.rs", "top.rs"]);
+        assert_eq!(fit.omitted[0].path, "huge.rs");
+    }
+
+    #[test]
+    fn many_marginal_files_do_not_outweigh_one_relevant_file() {
+        let mut items = vec![
+            scored("first.rs", 10, false, 11.0),
+            scored("target.rs", 900, false, 10.0),
+        ];
+        items.extend((0..30).map(|n| scored(&format!("m{n:02}.rs"), 30, false, 2.0)));
+        let fit = fit(&items, 1010).unwrap();
+        assert!(fit.included.contains(&1), "the relevant file is kept");
+        assert!(fit.tokens <= 1010);
+    }
+
+    #[test]
+    fn a_file_larger_than_the_budget_is_marked_so() {
+        let items = [
+            scored("giant.rs", 5000, false, 10.0),
+            item("a.rs", 10, false),
+        ];
+        let fit = fit(&items, 1000).unwrap();
+        assert_eq!(fit.omitted[0].reason, OmitReason::LargerThanBudget);
+        assert_eq!(fit.included, [1]);
     }
 
     #[test]

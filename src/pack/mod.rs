@@ -2,23 +2,48 @@
 //! counted and fitted into the budget, and the prompt rendered; everything left out is reported with a reason.
 
 pub mod budget;
+pub mod cache;
+pub mod outline;
 pub mod rank;
 pub mod tokens;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
 
 use serde::Serialize;
 
-use crate::prompt::{FileBlock, OmittedBlock, Prompt, PromptError, Templates};
+use crate::prompt::{
+    Context, FileBlock, OmittedBlock, OutlineBlock, Prompt, PromptError, Templates,
+};
 use crate::repo::walk::{self, Candidate, SkipReason, Skipped, Walk};
 use budget::{BudgetError, Item, Omitted};
+use cache::{BlobId, Cache};
+use rank::{Doc, FileIndex, GitFacts, Reason};
 use tokens::TokenCounter;
 
-/// How many omitted files the prompt names one by one; the rest are counted.
-const OMITTED_LISTED: usize = 100;
 /// Tokens a chat request adds around the two messages (role markers, template framing).
 const CHAT_OVERHEAD: usize = 16;
+/// Tokens of a whole file's framing in the prompt (heading, fences, blank line), besides its path.
+const FILE_FRAMING: usize = 8;
+/// How many left-out files the prompt names one by one when the layout does not fit; the rest are counted.
+const OMITTED_LISTED: usize = 100;
+/// Share of the files' budget the path tree may use, and its ceiling.
+const TREE_SHARE: f64 = 0.08;
+const TREE_MAX_TOKENS: usize = 8_000;
+/// Share of the files' budget kept for outlines when not everything fits whole.
+const OUTLINE_SHARE: f64 = 0.12;
+/// Outlines never use more than this share of the files' budget, and one outline at most a third of it
+/// (but at least this many tokens).
+const OUTLINE_MAX_SHARE: f64 = 0.25;
+const OUTLINE_FILE_MIN: usize = 600;
+/// At most this many files are outlined.
+const OUTLINE_FILES: usize = 60;
+/// Bytes per token assumed before counting, on the safe side for code.
+const BYTES_PER_TOKEN: f64 = 3.5;
+/// Files are counted exactly in rank order until their estimates reach this multiple of the budget.
+const COUNT_WINDOW: f64 = 2.0;
 
 /// The sizes that decide the budget.
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +60,19 @@ pub struct Limits {
     pub token_ratio: f64,
 }
 
+/// What packing works from: the walked files, the request, git facts and the cache.
+#[derive(Debug, Clone, Copy)]
+pub struct Input<'a> {
+    pub files: &'a [Candidate],
+    /// Blob ids already known for `files` (from git's index), by position; may be empty.
+    pub known: &'a [Option<BlobId>],
+    pub skipped: &'a [Skipped],
+    pub pinned: &'a BTreeSet<String>,
+    pub request: &'a str,
+    pub git: &'a GitFacts,
+    pub cache: &'a Cache,
+}
+
 /// A file included whole.
 #[derive(Debug, Clone, Serialize)]
 pub struct PackedFile {
@@ -43,6 +81,42 @@ pub struct PackedFile {
     pub bytes: usize,
     pub pinned: bool,
     pub score: f64,
+    pub reasons: Vec<Reason>,
+}
+
+/// A file shown as an outline of its definitions.
+#[derive(Debug, Clone, Serialize)]
+pub struct OutlinedFile {
+    pub path: String,
+    /// Tokens of the outline in the prompt.
+    pub tokens: usize,
+    /// Tokens the whole file would have cost.
+    pub file_tokens: usize,
+    pub bytes: usize,
+    pub score: f64,
+    pub method: outline::Method,
+    pub reasons: Vec<Reason>,
+}
+
+/// How a ranked file ended up in the prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Placement {
+    Whole,
+    Outline,
+    Omitted,
+}
+
+/// One line of `--explain`: a file with a positive score, in rank order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Ranked {
+    pub path: String,
+    pub score: f64,
+    pub placement: Placement,
+    pub tokens: usize,
+    /// Whether `tokens` is an estimate (the file was never a candidate for counting).
+    pub estimated: bool,
+    pub reasons: Vec<Reason>,
 }
 
 /// The result of packing: the prompt and the account of every file.
@@ -55,16 +129,27 @@ pub struct Packed {
     pub context: serde_json::Value,
     /// Files included whole, in prompt order.
     pub files: Vec<PackedFile>,
-    /// Files left out for the budget, in rank order.
+    /// Files shown as outlines, in prompt order.
+    pub outlined: Vec<OutlinedFile>,
+    /// Files left out for the budget (neither whole nor outlined), in rank order.
     pub omitted: Vec<Omitted>,
     /// Files passed over by the walk for their content.
     pub skipped: Vec<Skipped>,
+    /// The best-ranked files with a positive score (at most [`rank::EXPLAINED`]), in rank order.
+    pub ranking: Vec<Ranked>,
     /// Total tokens the prompt may use.
     pub budget: usize,
     /// Tokens of the instructions and the request, without files.
     pub template_tokens: usize,
+    /// Tokens of the path tree.
+    pub tree_tokens: usize,
     /// Estimated tokens of the whole prompt.
     pub prompt_tokens: usize,
+    /// Files counted exactly this run, and how many counts came from the cache.
+    pub counted: usize,
+    pub cache_hits: usize,
+    /// Milliseconds per stage.
+    pub timings_ms: BTreeMap<&'static str, f64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -169,25 +254,110 @@ pub fn resolve_pins(
     Ok(pinned)
 }
 
-/// Rank, count and fit the candidates, then render the prompt.
-pub fn pack(
+/// Run `f` over `items` on all cores, keeping the order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    if items.len() < 64 || threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let chunk = items.len().div_ceil(threads * 4).max(1);
+    let f = &f;
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let parts: Vec<Vec<(usize, Vec<R>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let n = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let start = n * chunk;
+                        if start >= items.len() {
+                            break;
+                        }
+                        let end = (start + chunk).min(items.len());
+                        done.push((n, items[start..end].iter().map(f).collect()));
+                    }
+                    done
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
+    });
+    let mut all: Vec<(usize, Vec<R>)> = parts.into_iter().flatten().collect();
+    all.sort_by_key(|(n, _)| *n);
+    all.into_iter().flat_map(|(_, v)| v).collect()
+}
+
+fn ms(since: Instant) -> f64 {
+    (since.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
+}
+
+/// Index every candidate (from the cache where its blob is known).
+pub fn index_files(
     files: &[Candidate],
-    skipped: Vec<Skipped>,
-    pinned: &BTreeSet<String>,
-    request: &str,
+    known: &[Option<BlobId>],
+    cache: &Cache,
+) -> (Vec<BlobId>, Vec<Arc<FileIndex>>, usize) {
+    let hits = std::sync::atomic::AtomicUsize::new(0);
+    let positions: Vec<usize> = (0..files.len()).collect();
+    let done = par_map(&positions, |&i| {
+        let f = &files[i];
+        let id = f
+            .blob
+            .or_else(|| known.get(i).copied().flatten())
+            .unwrap_or_else(|| cache::blob_id(f.text.as_bytes()));
+        let index = match cache.index(&id) {
+            Some(index) => {
+                hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                index
+            }
+            None => {
+                let index = Arc::new(rank::index(&f.text));
+                cache.update(id, |e| e.index = Some(Arc::clone(&index)));
+                index
+            }
+        };
+        (id, index)
+    });
+    let (ids, indexes) = done.into_iter().unzip();
+    (ids, indexes, hits.into_inner())
+}
+
+/// Rank, count and fit the candidates, outline what does not fit, then render the prompt.
+pub fn pack(
+    input: Input<'_>,
     limits: Limits,
     templates: &Templates,
     counter: TokenCounter,
 ) -> Result<Packed, PackError> {
+    let Input {
+        files,
+        known,
+        skipped,
+        pinned,
+        request,
+        git,
+        cache,
+    } = input;
+    let mut timings = BTreeMap::new();
     let ratio = if limits.token_ratio.is_finite() && limits.token_ratio > 0.0 {
         limits.token_ratio
     } else {
         1.0
     };
     let scale = |n: usize| (n as f64 * ratio).ceil() as usize;
-    let bare = templates.render(&[], &[], request)?;
-    let template_tokens =
-        scale(counter.count(&bare.system) + counter.count(&bare.user) + CHAT_OVERHEAD);
+    // The instructions and the template framing are counted once and remembered; the request, new every
+    // time, is estimated on the safe side so that a warm pack needs no tokenizer at all.
+    let bare = templates.render(&[], &[], "")?;
+    let template_tokens = scale(
+        counter.count_memo(&bare.system, cache)
+            + counter.count_memo(&bare.user, cache)
+            + request_tokens(request)
+            + CHAT_OVERHEAD,
+    );
     let budget = limits
         .budget
         .unwrap_or_else(|| limits.context.saturating_sub(limits.reply_reserve));
@@ -197,82 +367,367 @@ pub fn pack(
             needed: template_tokens,
         });
     }
+    let files_budget = budget - template_tokens;
 
-    let docs: Vec<(&str, &str)> = files
+    let started = Instant::now();
+    let (ids, indexes, index_hits) = index_files(files, known, cache);
+    cache.keep_only(&ids);
+    timings.insert("index", ms(started));
+
+    let started = Instant::now();
+    let docs: Vec<Doc<'_>> = files
         .iter()
-        .map(|f| (f.path.as_str(), f.text.as_str()))
+        .zip(&indexes)
+        .map(|(f, index)| Doc {
+            path: &f.path,
+            index,
+        })
         .collect();
-    let ranked = rank::rank(request, &docs);
-    let texts: Vec<&str> = ranked
-        .iter()
-        .map(|s| files[s.index].text.as_str())
-        .collect();
-    let counts = counter.count_all(&texts);
+    // Uncommitted changes: content that is not the blob git's index holds for the path.
+    let facts;
+    let git = match &git.tracked {
+        Some(tracked) => {
+            facts = GitFacts {
+                dirty: files
+                    .iter()
+                    .zip(&ids)
+                    .filter(|(f, id)| tracked.get(&f.path) != Some(*id))
+                    .map(|(f, _)| f.path.clone())
+                    .collect(),
+                tracked: None,
+                recent: git.recent.clone(),
+                commits: git.commits.clone(),
+            };
+            &facts
+        }
+        None => git,
+    };
+    let mut ranked = rank::rank(request, &docs, git);
+    // Pinned files lead, whatever their score.
+    ranked.sort_by_key(|s| !pinned.contains(&files[s.index].path));
+    for s in ranked.iter_mut() {
+        if pinned.contains(&files[s.index].path) {
+            s.reasons.insert(0, Reason::Pinned);
+        }
+    }
+    timings.insert("rank", ms(started));
+
+    // Count exactly only what may be packed: the pinned files and the best-ranked ones up to a multiple of
+    // the budget by estimate; the rest keep their estimate.
+    let started = Instant::now();
+    let estimate = |bytes: usize| (bytes as f64 / BYTES_PER_TOKEN).ceil() as usize;
+    let window_tokens = (files_budget as f64 * COUNT_WINDOW) as usize;
+    let mut to_count = Vec::new();
+    let mut so_far = 0usize;
+    for (r, s) in ranked.iter().enumerate() {
+        let f = &files[s.index];
+        let est = estimate(f.text.len());
+        if pinned.contains(&f.path) || so_far < window_tokens {
+            to_count.push(r);
+            if !pinned.contains(&f.path) {
+                so_far += est.min(files_budget);
+            }
+        }
+    }
+    let count_hits = std::sync::atomic::AtomicUsize::new(0);
+    let counted: Vec<usize> = par_map(&to_count, |&r| {
+        let i = ranked[r].index;
+        if let Some(t) = cache.find(&ids[i], |e| e.tokens) {
+            count_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return t as usize;
+        }
+        let t = counter.count(&files[i].text);
+        cache.update(ids[i], |e| e.tokens = Some(t.min(u32::MAX as usize) as u32));
+        t
+    });
+    let mut exact: Vec<Option<usize>> = vec![None; ranked.len()];
+    for (&r, &t) in to_count.iter().zip(&counted) {
+        exact[r] = Some(t);
+    }
     let items: Vec<Item> = ranked
         .iter()
-        .zip(&counts)
-        .map(|(s, &tokens)| {
+        .zip(&exact)
+        .map(|(s, t)| {
             let f = &files[s.index];
+            // Exact counts for the files that may be packed, estimates for the rest (their path too).
+            let (body, path) = match t {
+                Some(t) => (*t, counter.count_memo(&f.path, cache)),
+                None => (estimate(f.text.len()), estimate(f.path.len())),
+            };
             Item {
                 path: f.path.clone(),
-                tokens: scale(tokens + counter.count(&f.path) + 8),
+                tokens: scale(body + path + FILE_FRAMING),
                 bytes: f.text.len(),
                 pinned: pinned.contains(&f.path),
+                score: s.score,
             }
         })
         .collect();
+    timings.insert("count", ms(started));
 
-    // The list of omitted files costs tokens too: fit, measure the whole prompt, and shrink the share of the
-    // files until everything is inside the budget.
-    let mut files_budget = budget - template_tokens;
-    loop {
-        let fit = budget::fit(&items, files_budget)?;
-        let blocks: Vec<FileBlock<'_>> = fit
-            .included
-            .iter()
-            .map(|&i| FileBlock::new(&files[ranked[i].index].path, &files[ranked[i].index].text))
-            .collect();
-        let listed: Vec<OmittedBlock<'_>> = fit
+    // The layout of the whole repository, folded to its share of the budget.
+    let started = Instant::now();
+    let mut all_paths: Vec<&str> = files
+        .iter()
+        .map(|f| f.path.as_str())
+        .chain(skipped.iter().map(|s| s.path.as_str()))
+        .collect();
+    all_paths.sort_unstable();
+    let tree_room = ((files_budget as f64 * TREE_SHARE) as usize).min(TREE_MAX_TOKENS);
+    let mut tree = outline::path_tree(&all_paths, tree_room * 3);
+    let mut tree_tokens = scale(counter.count_memo(&tree, cache) + FILE_FRAMING);
+    if tree.is_empty() || tree_tokens > tree_room.max(1) {
+        tree.clear();
+        tree_tokens = 0;
+    }
+    timings.insert("tree", ms(started));
+
+    let started = Instant::now();
+    let total: usize = items.iter().map(|i| i.tokens).sum();
+    let pinned_tokens: usize = items.iter().filter(|i| i.pinned).map(|i| i.tokens).sum();
+    let outline_reserve = if total + tree_tokens > files_budget {
+        (files_budget as f64 * OUTLINE_SHARE) as usize
+    } else {
+        0
+    };
+    // The tree and the outlines give way when they would push the best-ranked file out: first the outline
+    // reserve, then the tree. Pinned files may use all of the room too.
+    let best = items.iter().position(|i| !i.pinned && i.score > 0.0);
+    let mut fit = None;
+    for (reserve, keep_tree) in [(outline_reserve, true), (0, true), (0, false)] {
+        let tree_here = if keep_tree { tree_tokens } else { 0 };
+        let room = files_budget.saturating_sub(tree_here + reserve);
+        let Ok(attempt) = budget::fit(&items, room) else {
+            continue;
+        };
+        let best_in = best.is_none_or(|b| {
+            attempt.included.contains(&b) || items[b].tokens + pinned_tokens > files_budget
+        });
+        if best_in || !keep_tree {
+            if !keep_tree {
+                tree.clear();
+                tree_tokens = 0;
+            }
+            fit = Some(attempt);
+            break;
+        }
+    }
+    let fit = match fit {
+        Some(fit) => fit,
+        None => budget::fit(&items, files_budget)?,
+    };
+    timings.insert("fit", ms(started));
+
+    // Outlines of the best-ranked files that did not fit, in what is left.
+    let started = Instant::now();
+    let mut outline_room = files_budget
+        .saturating_sub(tree_tokens + fit.tokens)
+        .min((files_budget as f64 * OUTLINE_MAX_SHARE) as usize);
+    let outline_file_room = (outline_room / 3).max(OUTLINE_FILE_MIN);
+    let by_path: std::collections::HashMap<&str, usize> = ranked
+        .iter()
+        .enumerate()
+        .map(|(r, s)| (files[s.index].path.as_str(), r))
+        .collect();
+    let wanted: Vec<usize> = fit
+        .omitted
+        .iter()
+        .filter(|o| o.score > 0.0)
+        .take(OUTLINE_FILES * 2)
+        .map(|o| by_path[o.path.as_str()])
+        .collect();
+    let outlines: Vec<Option<(String, outline::Method)>> = par_map(&wanted, |&r| {
+        let i = ranked[r].index;
+        if let Some(saved) = cache.find(&ids[i], |e| e.outline.clone()) {
+            let method = if outline::parsed(&files[i].path) {
+                outline::Method::TreeSitter
+            } else {
+                outline::Method::PlainText
+            };
+            return saved.map(|text| (text, method));
+        }
+        let made = outline::outline(&files[i].path, &files[i].text);
+        cache.update(ids[i], |e| {
+            e.outline = Some(made.as_ref().map(|(t, _)| t.clone()))
+        });
+        made
+    });
+    let mut outlined: Vec<(usize, String, usize, outline::Method)> = Vec::new();
+    for (&r, made) in wanted.iter().zip(outlines) {
+        if outlined.len() >= OUTLINE_FILES {
+            break;
+        }
+        let Some((text, method)) = made else { continue };
+        let path = &files[ranked[r].index].path;
+        let framing = counter.count_memo(path, cache) + FILE_FRAMING + 3;
+        let mut tokens = scale(counter.count_memo(&text, cache) + framing);
+        let mut text = text;
+        let room_here = outline_room.min(outline_file_room);
+        if tokens > room_here {
+            // Keep the outline's first lines (the file's top-level shape) that fit.
+            let room = (room_here as f64 / ratio) as usize;
+            let mut used = framing + 8;
+            let mut kept = String::new();
+            let lines: Vec<&str> = text.lines().collect();
+            let mut n = 0;
+            while n < lines.len() {
+                let cost = counter.count(lines[n]) + 1;
+                if used + cost > room {
+                    break;
+                }
+                used += cost;
+                kept.push_str(lines[n]);
+                kept.push('\n');
+                n += 1;
+            }
+            if n < 5 {
+                continue;
+            }
+            kept.push_str(&format!("… {} more lines of outline\n", lines.len() - n));
+            tokens = scale(counter.count(&kept) + framing);
+            text = kept;
+        }
+        if tokens <= outline_room && tokens < items[r].tokens {
+            outline_room -= tokens;
+            outlined.push((r, text, tokens, method));
+        }
+    }
+    outlined.sort_by(|a, b| {
+        files[ranked[a.0].index]
+            .path
+            .cmp(&files[ranked[b.0].index].path)
+    });
+    timings.insert("outline", ms(started));
+
+    let started = Instant::now();
+    let blocks: Vec<FileBlock<'_>> = fit
+        .included
+        .iter()
+        .map(|&r| FileBlock::new(&files[ranked[r].index].path, &files[ranked[r].index].text))
+        .collect();
+    let outline_blocks: Vec<OutlineBlock<'_>> = outlined
+        .iter()
+        .map(|(r, text, _, _)| OutlineBlock::new(&files[ranked[*r].index].path, text))
+        .collect();
+    let outline_tokens: usize = outlined.iter().map(|o| o.2).sum();
+    let mut prompt_tokens = template_tokens + tree_tokens + fit.tokens + outline_tokens;
+    // Without the layout (it did not fit), the files left out are still named, most relevant first, in
+    // what room is left; nothing is dropped without a word.
+    let is_outlined: BTreeSet<usize> = outlined.iter().map(|o| o.0).collect();
+    let mut listed: Vec<OmittedBlock<'_>> = Vec::new();
+    let mut unlisted = 0;
+    if tree.is_empty() {
+        let left_out = fit
             .omitted
             .iter()
-            .take(OMITTED_LISTED)
-            .map(|o| OmittedBlock {
-                path: &o.path,
-                bytes: o.bytes,
-            })
-            .collect();
-        let more = fit.omitted.len().saturating_sub(listed.len());
-        let context = crate::prompt::context_of(&blocks, &listed, more);
-        let prompt = templates.render_context(&context, request)?;
-        let prompt_tokens =
-            counter.count(&prompt.system) + counter.count(&prompt.user) + CHAT_OVERHEAD;
-        if prompt_tokens > budget && fit.tokens > 0 {
-            let excess = prompt_tokens - budget;
-            files_budget = files_budget.saturating_sub(excess.max(16));
-            continue;
+            .filter(|o| !is_outlined.contains(&by_path[o.path.as_str()]));
+        for o in left_out {
+            let cost = scale(counter.count_memo(&o.path, cache) + 6);
+            if listed.len() < OMITTED_LISTED && prompt_tokens + cost + 12 <= budget {
+                prompt_tokens += cost;
+                listed.push(OmittedBlock {
+                    path: &o.path,
+                    bytes: o.bytes,
+                });
+            } else {
+                unlisted += 1;
+            }
         }
-        let packed_files = fit
-            .included
-            .iter()
-            .map(|&i| PackedFile {
-                path: items[i].path.clone(),
-                tokens: items[i].tokens,
-                bytes: items[i].bytes,
-                pinned: items[i].pinned,
-                score: (ranked[i].score * 1000.0).round() / 1000.0,
-            })
-            .collect();
-        return Ok(Packed {
-            prompt,
-            context,
-            files: packed_files,
-            omitted: fit.omitted,
-            skipped,
-            budget,
-            template_tokens,
-            prompt_tokens,
-        });
+        if !listed.is_empty() {
+            prompt_tokens += 12;
+        }
     }
+    let ctx = Context {
+        tree: &tree,
+        files: &blocks,
+        outlines: &outline_blocks,
+        omitted: &listed,
+        omitted_more: unlisted,
+    };
+    let prompt = templates.render_context(&ctx, request)?;
+    let context = ctx.to_value();
+    timings.insert("render", ms(started));
+
+    let whole: BTreeSet<usize> = fit.included.iter().copied().collect();
+    let packed_files = fit
+        .included
+        .iter()
+        .map(|&r| PackedFile {
+            path: items[r].path.clone(),
+            tokens: items[r].tokens,
+            bytes: items[r].bytes,
+            pinned: items[r].pinned,
+            score: round(ranked[r].score),
+            reasons: ranked[r].reasons.clone(),
+        })
+        .collect();
+    let outlined_files = outlined
+        .iter()
+        .map(|(r, _, tokens, method)| OutlinedFile {
+            path: items[*r].path.clone(),
+            tokens: *tokens,
+            file_tokens: items[*r].tokens,
+            bytes: items[*r].bytes,
+            score: round(ranked[*r].score),
+            method: *method,
+            reasons: ranked[*r].reasons.clone(),
+        })
+        .collect();
+    let omitted = fit
+        .omitted
+        .into_iter()
+        .filter(|o| !is_outlined.contains(&by_path[o.path.as_str()]))
+        .map(|mut o| {
+            o.score = round(o.score);
+            o
+        })
+        .collect();
+    let ranking = ranked
+        .iter()
+        .enumerate()
+        .take(rank::EXPLAINED)
+        .filter(|(r, s)| s.score > 0.0 || items[*r].pinned)
+        .map(|(r, s)| Ranked {
+            path: items[r].path.clone(),
+            score: round(s.score),
+            placement: if whole.contains(&r) {
+                Placement::Whole
+            } else if is_outlined.contains(&r) {
+                Placement::Outline
+            } else {
+                Placement::Omitted
+            },
+            tokens: items[r].tokens,
+            estimated: exact[r].is_none(),
+            reasons: s.reasons.clone(),
+        })
+        .collect();
+    Ok(Packed {
+        prompt,
+        context,
+        files: packed_files,
+        outlined: outlined_files,
+        omitted,
+        skipped: skipped.to_vec(),
+        ranking,
+        budget,
+        template_tokens,
+        tree_tokens,
+        prompt_tokens,
+        counted: to_count.len(),
+        cache_hits: index_hits + count_hits.into_inner(),
+        timings_ms: timings,
+    })
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// Tokens of the request, estimated without the tokenizer: at least one per 2.5 bytes, which is more than
+/// o200k needs for prose or code.
+fn request_tokens(request: &str) -> usize {
+    (request.trim().len() as f64 / 2.5).ceil() as usize + 2
 }
 
 #[cfg(test)]
@@ -283,6 +738,8 @@ mod tests {
         Candidate {
             path: path.into(),
             text: text.into(),
+            blob: None,
+            modified: None,
         }
     }
 
@@ -303,11 +760,16 @@ mod tests {
             max_file_size: 1 << 20,
             token_ratio: 1.0,
         };
+        let git = GitFacts::default();
+        let cache = Cache::default();
         let packed = pack(
-            &files,
-            vec![],
-            &BTreeSet::new(),
-            "add verbose to Args",
+            input(
+                &files,
+                &BTreeSet::new(),
+                "add verbose to Args",
+                &git,
+                &cache,
+            ),
             limits,
             &templates,
             counter,
@@ -315,10 +777,83 @@ mod tests {
         .unwrap();
         let paths: Vec<_> = packed.files.iter().map(|f| f.path.as_str()).collect();
         assert_eq!(paths, ["src/cli.rs", "src/util.rs"]);
-        assert_eq!(packed.omitted.len(), 1);
         assert!(packed.prompt_tokens <= 1500, "{}", packed.prompt_tokens);
-        assert!(packed.prompt.user.contains("- src/big.rs ("));
+        // The big file is named in the layout; nothing of it is shown, it does not match the request.
+        assert!(packed.prompt.user.contains("src/: big.rs cli.rs util.rs\n"));
         assert!(!packed.prompt.user.contains("fn filler"));
+        assert_eq!(packed.omitted.len(), 1);
+        assert_eq!(packed.omitted[0].path, "src/big.rs");
+        assert!(packed.outlined.is_empty());
+    }
+
+    fn input<'a>(
+        files: &'a [Candidate],
+        pinned: &'a BTreeSet<String>,
+        request: &'a str,
+        git: &'a GitFacts,
+        cache: &'a Cache,
+    ) -> Input<'a> {
+        Input {
+            files,
+            known: &[],
+            skipped: &[],
+            pinned,
+            request,
+            git,
+            cache,
+        }
+    }
+
+    #[test]
+    fn a_relevant_file_too_large_to_fit_is_outlined_and_a_second_run_hits_the_cache() {
+        let templates = Templates::load(&[]).unwrap();
+        let mut big = String::from("pub struct Verbose;\n");
+        for n in 0..300 {
+            big.push_str(&format!(
+                "pub fn verbose_step_{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n"
+            ));
+        }
+        let files = vec![
+            cand("src/verbose.rs", &big),
+            cand(
+                "src/cli.rs",
+                "struct Args { quiet: bool }\nfn parse() -> Args { todo() }\n",
+            ),
+        ];
+        let limits = Limits {
+            budget: Some(2500),
+            context: 100_000,
+            reply_reserve: 0,
+            max_file_size: 1 << 20,
+            token_ratio: 1.0,
+        };
+        let git = GitFacts::default();
+        let cache = Cache::default();
+        let pinned = BTreeSet::new();
+        let run = || {
+            pack(
+                input(&files, &pinned, "make Verbose print more", &git, &cache),
+                limits,
+                &templates,
+                TokenCounter::new(),
+            )
+            .unwrap()
+        };
+        let packed = run();
+        assert_eq!(packed.outlined.len(), 1, "{:?}", packed.ranking);
+        assert_eq!(packed.outlined[0].path, "src/verbose.rs");
+        assert!(
+            packed
+                .prompt
+                .user
+                .contains("### src/verbose.rs (outline)\n")
+        );
+        assert!(packed.prompt.user.contains(" 1: pub struct Verbose;\n"));
+        assert!(packed.prompt_tokens <= 2500);
+        assert_eq!(packed.cache_hits, 0);
+        let again = run();
+        assert!(again.cache_hits >= 2, "{}", again.cache_hits);
+        assert_eq!(again.prompt, packed.prompt);
     }
 
     #[test]
@@ -332,10 +867,13 @@ mod tests {
             token_ratio: 1.0,
         };
         let err = pack(
-            &[],
-            vec![],
-            &BTreeSet::new(),
-            "x",
+            input(
+                &[],
+                &BTreeSet::new(),
+                "x",
+                &GitFacts::default(),
+                &Cache::default(),
+            ),
             limits,
             &templates,
             TokenCounter::new(),

@@ -1,115 +1,1120 @@
-//! Orders candidate files by relevance to the request. Pure: paths, texts and the request in, scores out.
+//! Orders candidate files by relevance to the request. Pure: per-file index data, git facts and the request
+//! in, scores with their reasons out.
 //!
-//! Signals: words of the request found in a file's path (strongest), identifiers and words of the request
-//! found in its text (weighted by rarity across the repository, BM25-style saturation), and a mild size prior
-//! so that a short file naming the topic beats a huge one mentioning it in passing.
+//! Each file is first reduced to a [`FileIndex`] (term counts, the identifiers it defines, the modules it
+//! imports), which is cheap to cache by blob id. The request is read as plain words, the identifiers and paths
+//! it names, and the phrases it quotes (error messages). Signals, combined additively:
+//!
+//! - **named**: the request names the file's path or file name, or an identifier the file defines;
+//! - **lexical**: BM25 over the file's terms, plus the request's words found in its path;
+//! - **phrase**: every word of a quoted phrase occurs in the file;
+//! - **graph**: the file defines what a top hit uses, uses what a top hit defines, or imports / is imported by
+//!   a top hit;
+//! - **git**: uncommitted changes, recently changed, changed together with a top hit;
+//! - **size prior**: lexical evidence in a huge file counts for less than the same evidence in a small one.
 
 use std::collections::{HashMap, HashSet};
+
+use serde::Serialize;
+
+/// A 64-bit FNV-1a hash of a lower-cased term: index data stores hashes, not strings.
+pub fn hash_term(term: &str) -> u64 {
+    let mut h = FNV_OFFSET;
+    for b in term.bytes() {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// Call `each` with every term of `text`: identifiers are split on `_` and camelCase humps (and digits), and
+/// a composite identifier is also given whole. Terms are lower-cased ASCII; one-letter terms are dropped.
+pub fn for_each_term(text: &str, mut each: impl FnMut(&str)) {
+    let mut whole = String::new();
+    let mut part = String::new();
+    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
+        if word.is_empty() || word.len() > 80 {
+            continue;
+        }
+        whole.clear();
+        whole.extend(word.chars().flat_map(char::to_lowercase));
+        let mut parts = 0;
+        let mut prev_lower = false;
+        part.clear();
+        let mut emit = |part: &mut String, parts: &mut usize| {
+            if part.len() >= 2 {
+                each(part);
+            }
+            if !part.is_empty() {
+                *parts += 1;
+            }
+            part.clear();
+        };
+        for c in word.chars() {
+            if c == '_' {
+                emit(&mut part, &mut parts);
+                prev_lower = false;
+                continue;
+            }
+            if c.is_uppercase() && prev_lower && !part.is_empty() {
+                emit(&mut part, &mut parts);
+            }
+            prev_lower = c.is_lowercase() || c.is_ascii_digit();
+            part.extend(c.to_lowercase());
+        }
+        emit(&mut part, &mut parts);
+        if parts > 1 && whole.len() >= 2 {
+            each(&whole);
+        }
+    }
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+const FNV_PRIME: u64 = 0x0100_0000_01b3;
+
+/// As [`for_each_term`], giving each term's [`hash_term`] without building strings: the indexing hot loop.
+pub fn for_each_term_hash(text: &str, mut each: impl FnMut(u64)) {
+    let bytes = text.as_bytes();
+    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let mut i = 0;
+    while i < bytes.len() {
+        while i < bytes.len() && !word_byte(bytes[i]) {
+            i += 1;
+        }
+        let start = i;
+        let mut ascii = true;
+        while i < bytes.len() && word_byte(bytes[i]) {
+            ascii &= bytes[i] < 0x80;
+            i += 1;
+        }
+        let word = &bytes[start..i];
+        if word.is_empty() || word.len() > 80 {
+            continue;
+        }
+        if !ascii {
+            for_each_term(&text[start..i], |t| each(hash_term(t)));
+            continue;
+        }
+        let mut whole = FNV_OFFSET;
+        let mut part = FNV_OFFSET;
+        let mut part_len = 0usize;
+        let mut parts = 0usize;
+        let mut prev_lower = false;
+        let mut emit = |part: &mut u64, part_len: &mut usize, parts: &mut usize| {
+            if *part_len >= 2 {
+                each(*part);
+            }
+            if *part_len > 0 {
+                *parts += 1;
+            }
+            *part = FNV_OFFSET;
+            *part_len = 0;
+        };
+        for &b in word {
+            let lower = b.to_ascii_lowercase();
+            whole = (whole ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
+            if b == b'_' {
+                emit(&mut part, &mut part_len, &mut parts);
+                prev_lower = false;
+                continue;
+            }
+            if b.is_ascii_uppercase() && prev_lower && part_len > 0 {
+                emit(&mut part, &mut part_len, &mut parts);
+            }
+            prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
+            part = (part ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
+            part_len += 1;
+        }
+        emit(&mut part, &mut part_len, &mut parts);
+        if parts > 1 && word.len() >= 2 {
+            each(whole);
+        }
+    }
+}
+
+/// A hasher for keys that are already hashes.
+#[derive(Default, Clone, Copy)]
+pub struct Prehashed;
+
+impl std::hash::BuildHasher for Prehashed {
+    type Hasher = PrehashedHasher;
+    fn build_hasher(&self) -> PrehashedHasher {
+        PrehashedHasher(0)
+    }
+}
+
+pub struct PrehashedHasher(u64);
+
+impl std::hash::Hasher for PrehashedHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Lower-cased terms of `text` (see [`for_each_term`]), stop words removed.
+pub fn terms(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for_each_term(text, |t| {
+        if !STOP_WORDS.contains(&t) {
+            out.push(t.to_string());
+        }
+    });
+    out
+}
+
+const STOP_WORDS: &[&str] = &[
+    "a",
+    "an",
+    "the",
+    "to",
+    "of",
+    "in",
+    "on",
+    "for",
+    "and",
+    "or",
+    "is",
+    "it",
+    "be",
+    "by",
+    "with",
+    "as",
+    "at",
+    "that",
+    "this",
+    "from",
+    "add",
+    "make",
+    "use",
+    "new",
+    "all",
+    "so",
+    "we",
+    "should",
+    "when",
+    "into",
+    "can",
+    "not",
+    "do",
+    "does",
+    "if",
+    "please",
+    "change",
+    "fix",
+    "update",
+    "are",
+    "was",
+    "but",
+    "its",
+    "there",
+    "their",
+    "them",
+    "they",
+    "which",
+    "would",
+    "could",
+    "have",
+    "has",
+    "get",
+    "gets",
+    "set",
+    "instead",
+    "also",
+    "any",
+    "some",
+    "than",
+    "then",
+    "only",
+    "one",
+    "way",
+    "now",
+    "like",
+    "want",
+    "need",
+    "needs",
+    "there",
+    "what",
+    "why",
+    "how",
+    "will",
+    "just",
+    "our",
+    "you",
+    "your",
+    "me",
+    "my",
+    "i",
+    "no",
+    "yes",
+    "too",
+    "very",
+    "more",
+    "less",
+    "after",
+    "before",
+    "while",
+    "about",
+    "because",
+    "being",
+    "been",
+    "these",
+    "those",
+    "other",
+    "each",
+    "same",
+    "support",
+    "allow",
+    "allows",
+    "let",
+    "lets",
+    "return",
+    "returns",
+    "value",
+    "file",
+    "files",
+    "code",
+    "error",
+    "bug",
+    "issue",
+    "work",
+    "works",
+    "wrong",
+    "correct",
+    "correctly",
+    "properly",
+];
+
+/// What ranking needs to know about one file; derived from its path and text, cacheable by blob id.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FileIndex {
+    /// (term hash, occurrences), sorted by hash.
+    pub terms: Vec<(u64, u32)>,
+    /// Total term occurrences: the document length for BM25.
+    pub len: u32,
+    /// Hashes of the identifiers the file defines (functions, types, classes, constants), sorted.
+    pub defines: Vec<u64>,
+    /// Hashes of the module path segments the file imports, sorted.
+    pub imports: Vec<u64>,
+    pub bytes: u32,
+}
+
+impl FileIndex {
+    pub fn count(&self, term: u64) -> u32 {
+        self.terms
+            .binary_search_by_key(&term, |&(h, _)| h)
+            .map_or(0, |i| self.terms[i].1)
+    }
+
+    pub fn has(&self, term: u64) -> bool {
+        self.terms.binary_search_by_key(&term, |&(h, _)| h).is_ok()
+    }
+}
+
+/// Build a file's index data from its text.
+pub fn index(text: &str) -> FileIndex {
+    let mut counts: HashMap<u64, u32, Prehashed> = HashMap::default();
+    let mut len = 0u32;
+    for_each_term_hash(text, |h| {
+        *counts.entry(h).or_insert(0) += 1;
+        len += 1;
+    });
+    let mut terms: Vec<(u64, u32)> = counts.into_iter().collect();
+    terms.sort_unstable();
+    let mut defines = Vec::new();
+    let mut imports = Vec::new();
+    for line in text.lines().take(20_000) {
+        if let Some(name) = defined_name(line) {
+            defines.push(hash_term(name));
+        }
+        import_segments(line, |seg| imports.push(hash_term(seg)));
+    }
+    defines.sort_unstable();
+    defines.dedup();
+    imports.sort_unstable();
+    imports.dedup();
+    FileIndex {
+        terms,
+        len,
+        defines,
+        imports,
+        bytes: text.len().min(u32::MAX as usize) as u32,
+    }
+}
+
+/// Words that may precede a definition keyword (`pub`, `export default`, `static`…).
+fn is_modifier(word: &str) -> bool {
+    matches!(
+        word,
+        "pub"
+            | "pub(crate)"
+            | "pub(super)"
+            | "export"
+            | "default"
+            | "async"
+            | "static"
+            | "public"
+            | "private"
+            | "protected"
+            | "final"
+            | "abstract"
+            | "unsafe"
+            | "extern"
+            | "inline"
+            | "virtual"
+            | "override"
+            | "sealed"
+            | "declare"
+            | "readonly"
+            | "synchronized"
+            | "native"
+            | "open"
+            | "internal"
+            | "data"
+            | "inner"
+    )
+}
+
+/// Keywords that introduce a named definition in the common languages.
+fn is_def_keyword(word: &str) -> bool {
+    matches!(
+        word,
+        "fn" | "def"
+            | "class"
+            | "struct"
+            | "enum"
+            | "trait"
+            | "type"
+            | "interface"
+            | "func"
+            | "function"
+            | "function*"
+            | "const"
+            | "let"
+            | "var"
+            | "mod"
+            | "module"
+            | "macro_rules!"
+            | "record"
+            | "union"
+            | "typedef"
+            | "namespace"
+            | "object"
+            | "val"
+    )
+}
+
+const NOT_NAMES: &[&str] = &[
+    "if", "for", "while", "switch", "catch", "return", "match", "else", "new", "sizeof", "do",
+    "try", "with", "elif", "await", "yield", "throw", "case", "super", "this", "self",
+];
+
+/// The identifier a line of code defines, if it looks like a definition in one of the common languages.
+/// Deliberately simple: it runs on every line of every file.
+pub fn defined_name(line: &str) -> Option<&str> {
+    let indent = line.len() - line.trim_start().len();
+    let mut rest = line.trim_start();
+    if rest.starts_with("//") || rest.starts_with('#') || rest.starts_with('*') {
+        return None;
+    }
+    loop {
+        let word_end = rest.find(|c: char| c.is_whitespace()).unwrap_or(rest.len());
+        let word = &rest[..word_end];
+        if is_modifier(word) {
+            rest = rest[word_end..].trim_start();
+            continue;
+        }
+        if is_def_keyword(word) {
+            let mut after = rest[word_end..].trim_start();
+            if word == "func" && after.starts_with('(') {
+                // Go method: func (r *T) Name(
+                let close = after.find(')')?;
+                after = after[close + 1..].trim_start();
+            }
+            if (word == "const" || word == "let" || word == "var" || word == "val") && indent > 0 {
+                return None;
+            }
+            let after = after.trim_start_matches(['*', '&']);
+            let name = ident_prefix(after);
+            return (name.len() >= 2 && !NOT_NAMES.contains(&name)).then_some(name);
+        }
+        break;
+    }
+    // A method or C-like function: `name(args) {` or `Type name(args) {` at the end of a line, or at the
+    // start of a line `Type name(` with the brace further down (C, C++, Java, C# house styles).
+    let trimmed = rest.trim_end();
+    let braced = trimmed.ends_with('{');
+    let c_style = indent == 0
+        && !trimmed.ends_with(';')
+        && !trimmed.starts_with(['#', '/', '*', '}', '@'])
+        && trimmed.contains('(')
+        && trimmed[..trimmed.find('(').unwrap_or(0)]
+            .trim_end()
+            .contains([' ', '*', ')']);
+    if !(braced || c_style) {
+        return None;
+    }
+    let open = trimmed.find('(')?;
+    let before = trimmed[..open].trim_end();
+    if before.contains('=') || before.contains('.') || before.contains('"') {
+        return None;
+    }
+    let start = before
+        .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .map_or(0, |i| i + 1);
+    let name = &before[start..];
+    (name.len() >= 2
+        && !NOT_NAMES.contains(&name)
+        && !name.starts_with(|c: char| c.is_ascii_digit()))
+    .then_some(name)
+}
+
+fn ident_prefix(text: &str) -> &str {
+    let end = text
+        .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
+        .unwrap_or(text.len());
+    &text[..end]
+}
+
+const GENERIC_SEGMENTS: &[&str] = &[
+    "crate", "self", "super", "std", "core", "alloc", "src", "lib", "index", "mod", "java", "com",
+    "org", "net", "io", "github", "main", "util", "utils", "internal", "pkg", "app",
+];
+
+/// Call `each` with the lower-cased module path segments an import line names.
+pub fn import_segments(line: &str, mut each: impl FnMut(&str)) {
+    let t = line.trim_start();
+    let spec: &str = if let Some(rest) = t.strip_prefix("#include") {
+        rest.trim()
+            .trim_matches(|c| c == '"' || c == '<' || c == '>')
+    } else if t.starts_with("import ")
+        || t.starts_with("from ")
+        || t.starts_with("use ")
+        || t.starts_with("pub use ")
+        || t.starts_with("export ") && t.contains(" from ")
+        || t.starts_with("mod ") && t.trim_end().ends_with(';')
+        || t.starts_with("pub mod ") && t.trim_end().ends_with(';')
+    {
+        if let Some(q) = quoted(t) { q } else { t }
+    } else if let Some(at) = t.find('(').filter(|&at| {
+        let before = t[..at].trim_end();
+        before.ends_with("require") || before.ends_with("import")
+    }) {
+        match quoted(&t[at..]) {
+            Some(q) => q,
+            None => return,
+        }
+    } else if t.starts_with('"') && t.trim_end().ends_with('"') && !t.contains(' ') {
+        // A Go import block line.
+        t.trim().trim_matches('"')
+    } else {
+        return;
+    };
+    for seg in spec.split(|c: char| !(c.is_alphanumeric() || c == '_' || c == '-')) {
+        let lower = seg.to_ascii_lowercase();
+        if seg.len() >= 2
+            && !GENERIC_SEGMENTS.contains(&lower.as_str())
+            && !matches!(
+                lower.as_str(),
+                "import" | "from" | "use" | "pub" | "mod" | "export" | "as" | "type"
+            )
+        {
+            each(&lower);
+        }
+    }
+}
+
+fn quoted(text: &str) -> Option<&str> {
+    let start = text.find(['"', '\''])?;
+    let q = text[start..].chars().next()?;
+    let rest = &text[start + 1..];
+    let end = rest.find(q)?;
+    Some(&rest[..end])
+}
+
+/// The names a file is imported by: its stem, and its directory for index-like files and Go packages.
+pub fn module_keys(path: &str) -> Vec<u64> {
+    let mut keys = Vec::new();
+    let mut parts = path.rsplit('/');
+    let name = parts.next().unwrap_or(path);
+    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
+    let dir = parts.next().map(str::to_ascii_lowercase);
+    if stem.len() >= 2 && !GENERIC_SEGMENTS.contains(&stem.as_str()) {
+        keys.push(hash_term(&stem));
+    }
+    let generic = matches!(
+        stem.as_str(),
+        "index" | "mod" | "__init__" | "lib" | "main" | "init"
+    ) || name.ends_with(".go");
+    if let Some(dir) = dir.filter(|d| generic && d.len() >= 2) {
+        keys.push(hash_term(&dir));
+    }
+    keys
+}
+
+/// Read-only git facts about the candidates, by repo-relative path.
+#[derive(Debug, Clone, Default)]
+pub struct GitFacts {
+    /// Files with uncommitted changes (modified or untracked), by comparing contents with `tracked`.
+    pub dirty: HashSet<String>,
+    /// The blob id of every file in git's index; `None` outside a repository.
+    pub tracked: Option<HashMap<String, [u8; 20]>>,
+    /// Recently changed files, weight in (0, 1]: 1 for the latest commit, decaying with age.
+    pub recent: HashMap<String, f64>,
+    /// The recent commits, each as the list of files it changed (large commits left out).
+    pub commits: Vec<Vec<String>>,
+}
+
+/// Why a file scored what it did; each reason carries its contribution.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Reason {
+    Pinned,
+    /// The request names this path or file name.
+    PathNamed {
+        mention: String,
+        points: f64,
+    },
+    /// The file defines an identifier the request names.
+    DefinesNamed {
+        symbol: String,
+        points: f64,
+    },
+    /// BM25 over the file's text and words in its path.
+    Lexical {
+        terms: Vec<String>,
+        points: f64,
+    },
+    /// Every word of a quoted phrase occurs in the file.
+    Phrase {
+        phrase: String,
+        points: f64,
+    },
+    /// Linked to a top hit through the import/reference graph.
+    Graph {
+        with: String,
+        link: Link,
+        points: f64,
+    },
+    Uncommitted {
+        points: f64,
+    },
+    RecentlyChanged {
+        points: f64,
+    },
+    ChangedTogether {
+        with: String,
+        commits: usize,
+        points: f64,
+    },
+    /// Lexical evidence scaled down for a large file.
+    SizePrior {
+        factor: f64,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Link {
+    /// This file defines identifiers the top hit uses.
+    DefinesUsed,
+    /// This file uses identifiers the top hit defines.
+    UsesDefined,
+    /// This file imports the top hit.
+    Imports,
+    /// The top hit imports this file.
+    ImportedBy,
+}
 
 /// A file's relevance and the signals behind it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Score {
     pub index: usize,
     pub score: f64,
+    pub reasons: Vec<Reason>,
 }
 
-/// Split text into lower-cased terms: identifiers are split on `_`, `-`, `.`, `/` and camelCase humps, and the
-/// whole identifier is kept as a term too.
-pub fn terms(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-        if word.is_empty() {
-            continue;
+/// One candidate as the ranker sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Doc<'a> {
+    pub path: &'a str,
+    pub index: &'a FileIndex,
+}
+
+/// The request, read for what it names.
+#[derive(Debug, Clone, Default)]
+pub struct Query {
+    /// Plain words (and identifier parts), stop words removed, each once.
+    pub words: Vec<String>,
+    /// Identifiers written like code (snake_case, CamelCase, `quoted`, call()), lower-cased.
+    pub identifiers: Vec<String>,
+    /// Path-like mentions (`src/cli.rs`, `parser.py`), as written.
+    pub paths: Vec<String>,
+    /// Quoted phrases of several words (error messages), as lists of terms.
+    pub phrases: Vec<(String, Vec<String>)>,
+}
+
+impl Query {
+    pub fn parse(request: &str) -> Query {
+        let mut q = Query::default();
+        let mut seen = HashSet::new();
+        for t in terms(request) {
+            if seen.insert(t.clone()) {
+                q.words.push(t);
+            }
         }
-        let lower = word.to_lowercase();
-        let mut parts = Vec::new();
-        let mut current = String::new();
-        let mut prev_lower = false;
-        for c in word.chars() {
-            if c == '_' {
-                if !current.is_empty() {
-                    parts.push(std::mem::take(&mut current));
-                }
-                prev_lower = false;
+        for raw in request.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
+            let token = raw.trim_matches(|c: char| {
+                !(c.is_alphanumeric() || c == '_' || c == '/' || c == '.' || c == '-')
+            });
+            let token = token.trim_end_matches('.');
+            if token.is_empty() {
                 continue;
             }
-            if c.is_uppercase() && prev_lower && !current.is_empty() {
-                parts.push(std::mem::take(&mut current));
+            if looks_like_path(token) {
+                q.paths.push(token.trim_start_matches("./").to_string());
+                continue;
             }
-            prev_lower = c.is_lowercase() || c.is_ascii_digit();
-            current.extend(c.to_lowercase());
+            for piece in token.split(['.', '/', ':']) {
+                let piece = piece.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
+                if looks_like_identifier(piece) || raw.contains(&format!("{piece}(")) {
+                    let lower = piece.to_ascii_lowercase();
+                    if lower.len() >= 3 && !q.identifiers.contains(&lower) {
+                        q.identifiers.push(lower);
+                    }
+                }
+            }
         }
-        if !current.is_empty() {
-            parts.push(current);
+        // `code` in backticks is an identifier whatever its shape.
+        for (i, part) in request.split('`').enumerate() {
+            if i % 2 == 1 && !part.contains(' ') {
+                let name = ident_prefix(part.trim_start_matches(['.', ':']));
+                let lower = name.to_ascii_lowercase();
+                if lower.len() >= 3 && !q.identifiers.contains(&lower) {
+                    q.identifiers.push(lower);
+                }
+            }
         }
-        if parts.len() > 1 {
-            out.push(lower);
+        for quote in ['"', '\'', '`', '“'] {
+            let close = if quote == '“' { '”' } else { quote };
+            let mut rest = request;
+            while let Some(start) = rest.find(quote) {
+                let after = &rest[start + quote.len_utf8()..];
+                let Some(end) = after.find(close) else { break };
+                let inner = &after[..end];
+                let words = terms(inner);
+                if inner.contains(' ') && words.len() >= 2 {
+                    q.phrases.push((inner.to_string(), words));
+                }
+                rest = &after[end + close.len_utf8()..];
+            }
         }
-        out.extend(parts);
+        q
     }
-    out.retain(|t| t.chars().count() >= 2 && !STOP_WORDS.contains(&t.as_str()));
-    out
 }
 
-const STOP_WORDS: &[&str] = &[
-    "a", "an", "the", "to", "of", "in", "on", "for", "and", "or", "is", "it", "be", "by", "with",
-    "as", "at", "that", "this", "from", "add", "make", "use", "new", "all", "so", "we", "should",
-    "when", "into", "can", "not", "do", "does", "if", "please", "change", "fix", "update",
-];
+fn looks_like_path(token: &str) -> bool {
+    let name = token.rsplit('/').next().unwrap_or(token);
+    let has_ext = name.rsplit_once('.').is_some_and(|(stem, ext)| {
+        !stem.is_empty()
+            && (1..=5).contains(&ext.len())
+            && ext.chars().all(|c| c.is_ascii_alphanumeric())
+            && ext.chars().any(|c| c.is_ascii_lowercase())
+            && !crate::prompt::language(name).is_empty()
+            || matches!(ext, "txt" | "cfg" | "ini" | "lock" | "env" | "mk")
+    });
+    has_ext || (token.contains('/') && !token.starts_with('/') && token.len() > 3)
+}
+
+fn looks_like_identifier(word: &str) -> bool {
+    if word.len() < 3 || !word.chars().all(|c| c.is_alphanumeric() || c == '_') {
+        return false;
+    }
+    let inner_upper =
+        word.chars().skip(1).any(|c| c.is_uppercase()) && word.chars().any(|c| c.is_lowercase());
+    let snake = word.contains('_') && word.trim_matches('_').len() > 2;
+    inner_upper || snake
+}
+
+/// Weights of the signals, in one place.
+const W_PATH_NAMED: f64 = 40.0;
+const W_DEFINES_NAMED: f64 = 12.0;
+const W_PATH_WORD: f64 = 2.5;
+const W_STEM: f64 = 2.0;
+const W_PHRASE: f64 = 1.5;
+const W_GRAPH: f64 = 0.35;
+const W_DIRTY: f64 = 0.25;
+const W_RECENT: f64 = 0.08;
+const W_COCHANGE: f64 = 0.3;
+/// The graph and git signals together add at most this share of the best direct score.
+const W_NEIGHBOURS_CAP: f64 = 0.5;
+/// How many of the best-ranked files get their lexical reasons spelled out.
+pub const EXPLAINED: usize = 500;
+/// How many top hits spread their relevance over the graph and co-changes.
+const TOP_HITS: usize = 6;
+const BM25_K1: f64 = 1.2;
+const BM25_B: f64 = 0.75;
 
 /// Score every file against the request, highest first; ties are broken by path order (the input order).
-pub fn rank(request: &str, files: &[(&str, &str)]) -> Vec<Score> {
-    let query: HashSet<String> = terms(request).into_iter().collect();
-    let docs: Vec<HashMap<String, usize>> = files
+pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
+    let query = Query::parse(request);
+    let n = docs.len().max(1) as f64;
+    let idf_of = |df: usize| ((n - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln();
+    let words: Vec<(String, u64, f64)> = query
+        .words
         .iter()
-        .map(|(_, text)| {
-            let mut counts = HashMap::new();
-            for t in terms(text) {
-                if query.contains(&t) {
-                    *counts.entry(t).or_insert(0) += 1;
+        .map(|w| {
+            let h = hash_term(w);
+            let df = docs.iter().filter(|d| d.index.has(h)).count();
+            (w.clone(), h, idf_of(df))
+        })
+        .collect();
+    let idents: Vec<(String, u64, f64)> = query
+        .identifiers
+        .iter()
+        .map(|w| {
+            let h = hash_term(w);
+            let df = docs.iter().filter(|d| d.index.defines.contains(&h)).count();
+            (w.clone(), h, idf_of(df))
+        })
+        .collect();
+    let idf_word = |h: u64| {
+        words
+            .iter()
+            .find(|w| w.1 == h)
+            .map_or_else(|| idf_of(0), |w| w.2)
+    };
+    let avg_len = docs.iter().map(|d| d.index.len as f64).sum::<f64>() / n;
+
+    let positions: Vec<usize> = (0..docs.len()).collect();
+    let scores: Vec<(Score, (u64, f64, f64))> = super::par_map(&positions, |&i| {
+        let doc = &docs[i];
+        let mut reasons = Vec::new();
+        let mut named = 0.0;
+        let lower_path = doc.path.to_ascii_lowercase();
+        for mention in &query.paths {
+            let m = mention.to_ascii_lowercase();
+            let hit = lower_path == m
+                || lower_path.ends_with(&format!("/{m}"))
+                || (!m.contains('/') && lower_path.rsplit('/').next() == Some(m.as_str()));
+            if hit {
+                named += W_PATH_NAMED;
+                reasons.push(Reason::PathNamed {
+                    mention: mention.clone(),
+                    points: W_PATH_NAMED,
+                });
+            }
+        }
+        for (name, h, idf) in &idents {
+            if doc.index.defines.binary_search(h).is_ok() {
+                let points = W_DEFINES_NAMED * idf.max(1.0);
+                named += points;
+                reasons.push(Reason::DefinesNamed {
+                    symbol: name.clone(),
+                    points: round(points),
+                });
+            }
+        }
+        let mut path_terms: Vec<u64> = Vec::new();
+        for_each_term_hash(doc.path, |h| path_terms.push(h));
+        // The file's own name, whole (`shrinkwrap` for lib/shrinkwrap.js): naming it names the file.
+        let name = doc.path.rsplit('/').next().unwrap_or(doc.path);
+        let stem = hash_term(name.split('.').next().unwrap_or(name));
+        let len_norm = 1.0 - BM25_B + BM25_B * doc.index.len as f64 / avg_len.max(1.0);
+        let mut lexical = 0.0;
+        let mut matched = 0u64;
+        for (k, (_, h, idf)) in words.iter().enumerate() {
+            let mut s = 0.0;
+            if path_terms.contains(h) {
+                s += W_PATH_WORD * idf;
+                if *h == stem {
+                    s += W_STEM * idf;
                 }
             }
-            counts
-        })
-        .collect();
-    let n = files.len().max(1) as f64;
-    let idf: HashMap<&String, f64> = query
+            let tf = f64::from(doc.index.count(*h));
+            if tf > 0.0 {
+                s += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * len_norm);
+            }
+            if s > 0.0 {
+                matched |= 1u64 << k.min(63);
+                lexical += s;
+            }
+        }
+        for (phrase, pterms) in &query.phrases {
+            if pterms.iter().all(|t| doc.index.has(hash_term(t))) {
+                let points = W_PHRASE * pterms.iter().map(|t| idf_word(hash_term(t))).sum::<f64>();
+                lexical += points;
+                reasons.push(Reason::Phrase {
+                    phrase: phrase.clone(),
+                    points: round(points),
+                });
+            }
+        }
+        let factor = 1.0 / (1.0 + f64::from(doc.index.bytes) / 150_000.0);
+        (
+            Score {
+                index: i,
+                score: named + lexical * factor,
+                reasons,
+            },
+            (matched, lexical, factor),
+        )
+    });
+    // The words behind the lexical score become reasons only for the files anybody will look at.
+    let (mut scores, lexical): (Vec<Score>, Vec<(u64, f64, f64)>) = scores.into_iter().unzip();
+
+    // The top hits of the direct evidence spread relevance to their neighbours.
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].score.total_cmp(&scores[a].score).then(a.cmp(&b)));
+    let top: Vec<usize> = order
         .iter()
-        .map(|q| {
-            let df = docs.iter().filter(|d| d.contains_key(q)).count() as f64;
-            (q, ((n - df + 0.5) / (df + 0.5) + 1.0).ln())
-        })
+        .copied()
+        .take(TOP_HITS)
+        .filter(|&i| scores[i].score > 0.0)
         .collect();
-    let avg_len = files.iter().map(|(_, t)| t.len()).sum::<usize>() as f64 / n;
-    let mut scores: Vec<Score> = files
-        .iter()
-        .enumerate()
-        .map(|(index, (path, text))| {
-            let path_terms: HashSet<String> = terms(path).into_iter().collect();
-            let len_ratio = text.len() as f64 / avg_len.max(1.0);
-            let mut score = 0.0;
-            for q in &query {
-                let w = idf[q];
-                if path_terms.contains(q) {
-                    score += 3.0 * w;
-                }
-                if let Some(&tf) = docs[index].get(q) {
-                    let tf = tf as f64;
-                    score += w * tf * 2.2 / (tf + 1.2 * (0.25 + 0.75 * len_ratio));
+    let best = top.first().map_or(1.0, |&i| scores[i].score).max(1.0);
+    let mut extra: Vec<(f64, Vec<Reason>)> = vec![(0.0, Vec::new()); docs.len()];
+    let keys: Vec<Vec<u64>> = docs.iter().map(|d| module_keys(d.path)).collect();
+    // Identifiers the top hits define, with their rarity (how many files use them), in one pass over every
+    // file's terms; then, per file, how much of what each top hit defines it uses.
+    let mut defined: HashMap<u64, (usize, Vec<usize>), Prehashed> = HashMap::default();
+    for (slot, &t) in top.iter().enumerate() {
+        for &h in &docs[t].index.defines {
+            defined.entry(h).or_default().1.push(slot);
+        }
+    }
+    for doc in docs {
+        for (h, _) in &doc.index.terms {
+            if let Some(entry) = defined.get_mut(h) {
+                entry.0 += 1;
+            }
+        }
+    }
+    let defined: HashMap<u64, (f64, Vec<usize>), Prehashed> = defined
+        .into_iter()
+        .map(|(h, (df, slots))| (h, (idf_of(df), slots)))
+        .filter(|(_, (idf, _))| *idf > 2.0)
+        .collect();
+    let uses: Vec<[f64; TOP_HITS]> = super::par_map(docs, |doc| {
+        let mut row = [0.0; TOP_HITS];
+        if !defined.is_empty() {
+            for (h, _) in &doc.index.terms {
+                if let Some((idf, slots)) = defined.get(h) {
+                    for &slot in slots {
+                        row[slot] += idf;
+                    }
                 }
             }
-            // Size prior: very large files cost more than they usually give.
-            score /= 1.0 + (text.len() as f64 / 200_000.0);
-            Score { index, score }
-        })
-        .collect();
+        }
+        row
+    });
+    for &t in &top {
+        let hit = docs[t];
+        let weight = W_GRAPH * scores[t].score;
+        // Being imported by everything (a common header, a prelude) says little about one file.
+        let importers = docs
+            .iter()
+            .filter(|d| {
+                keys[t]
+                    .iter()
+                    .any(|k| d.index.imports.binary_search(k).is_ok())
+            })
+            .count();
+        let import_strength = 1.0 / (1.0 + (1.0 + importers as f64 / 4.0).log2());
+        let slot = top.iter().position(|&x| x == t).unwrap_or(0);
+        for (f, doc) in docs.iter().enumerate() {
+            if f == t {
+                continue;
+            }
+            let mut best_link: Option<(Link, f64)> = None;
+            let mut consider = |link: Link, strength: f64| {
+                if strength > 0.0 && best_link.is_none_or(|(_, s)| strength > s) {
+                    best_link = Some((link, strength));
+                }
+            };
+            if keys[t]
+                .iter()
+                .any(|k| doc.index.imports.binary_search(k).is_ok())
+            {
+                consider(Link::Imports, import_strength);
+            }
+            if keys[f]
+                .iter()
+                .any(|k| hit.index.imports.binary_search(k).is_ok())
+            {
+                consider(Link::ImportedBy, 1.0);
+            }
+            consider(Link::UsesDefined, (uses[f][slot] / 12.0).min(0.8));
+            let defines_used = doc
+                .index
+                .defines
+                .iter()
+                .filter(|&&h| hit.index.has(h))
+                .count();
+            consider(Link::DefinesUsed, (defines_used as f64 / 4.0).min(0.8));
+            if let Some((link, strength)) = best_link {
+                let points = weight * strength;
+                extra[f].0 += points;
+                extra[f].1.push(Reason::Graph {
+                    with: hit.path.to_string(),
+                    link,
+                    points: round(points),
+                });
+            }
+        }
+        // Files changed in the same commits as the top hit.
+        let touching: Vec<&Vec<String>> = git
+            .commits
+            .iter()
+            .filter(|c| c.iter().any(|p| p == hit.path))
+            .collect();
+        if !touching.is_empty() {
+            let mut together: HashMap<&str, usize> = HashMap::new();
+            for c in &touching {
+                for p in c.iter() {
+                    if p != hit.path {
+                        *together.entry(p.as_str()).or_insert(0) += 1;
+                    }
+                }
+            }
+            for (f, doc) in docs.iter().enumerate() {
+                if let Some(&k) = together.get(doc.path) {
+                    let share = k as f64 / touching.len() as f64;
+                    if share >= 0.2 {
+                        let points = W_COCHANGE * scores[t].score * share;
+                        extra[f].0 += points;
+                        extra[f].1.push(Reason::ChangedTogether {
+                            with: hit.path.to_string(),
+                            commits: k,
+                            points: round(points),
+                        });
+                    }
+                }
+            }
+        }
+    }
+    // When most files are uncommitted (a new repository, a vendored import) that says nothing.
+    let dirty_counts =
+        git.dirty.len() <= (docs.len() / 4).max(20).min(docs.len().saturating_sub(1));
+    for (f, doc) in docs.iter().enumerate() {
+        if dirty_counts && git.dirty.contains(doc.path) {
+            let points = W_DIRTY * best;
+            extra[f].0 += points;
+            extra[f].1.push(Reason::Uncommitted {
+                points: round(points),
+            });
+        }
+        if let Some(&w) = git.recent.get(doc.path) {
+            let points = W_RECENT * best * w;
+            extra[f].0 += points;
+            extra[f].1.push(Reason::RecentlyChanged {
+                points: round(points),
+            });
+        }
+    }
+    for (score, (points, reasons)) in scores.iter_mut().zip(extra) {
+        // Neighbourhood never outweighs the best direct evidence.
+        score.score += points.min(W_NEIGHBOURS_CAP * best);
+        score.reasons.extend(reasons);
+    }
     scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    for score in scores.iter_mut().take(EXPLAINED) {
+        let (mask, points, factor) = lexical[score.index];
+        if points > 0.0 {
+            let terms = words
+                .iter()
+                .enumerate()
+                .filter(|(k, _)| mask & (1u64 << (*k).min(63)) != 0)
+                .map(|(_, w)| w.0.clone())
+                .collect();
+            let at = score
+                .reasons
+                .iter()
+                .position(|r| !matches!(r, Reason::PathNamed { .. } | Reason::DefinesNamed { .. }))
+                .unwrap_or(score.reasons.len());
+            score.reasons.insert(
+                at,
+                Reason::Lexical {
+                    terms,
+                    points: round(points * factor),
+                },
+            );
+            if factor < 0.95 {
+                score.reasons.insert(
+                    at + 1,
+                    Reason::SizePrior {
+                        factor: round(factor),
+                    },
+                );
+            }
+        }
+    }
     scores
+}
+
+fn round(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Reason::Pinned => f.write_str("pinned"),
+            Reason::PathNamed { mention, points } => write!(f, "path named {mention:?} +{points}"),
+            Reason::DefinesNamed { symbol, points } => write!(f, "defines {symbol} +{points}"),
+            Reason::Lexical { terms, points } => {
+                write!(f, "words [{}] +{points}", terms.join(" "))
+            }
+            Reason::Phrase { phrase, points } => write!(f, "phrase {phrase:?} +{points}"),
+            Reason::Graph { with, link, points } => {
+                let how = match link {
+                    Link::DefinesUsed => "defines what",
+                    Link::UsesDefined => "uses what",
+                    Link::Imports => "imports",
+                    Link::ImportedBy => "imported by",
+                };
+                let tail = match link {
+                    Link::DefinesUsed => " uses",
+                    Link::UsesDefined => " defines",
+                    _ => "",
+                };
+                write!(f, "{how} {with}{tail} +{points}")
+            }
+            Reason::Uncommitted { points } => write!(f, "uncommitted changes +{points}"),
+            Reason::RecentlyChanged { points } => write!(f, "recently changed +{points}"),
+            Reason::ChangedTogether {
+                with,
+                commits,
+                points,
+            } => write!(f, "changed with {with} in {commits} commit(s) +{points}"),
+            Reason::SizePrior { factor } => write!(f, "size x{factor}"),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn ranked(request: &str, files: &[(&str, &str)], git: &GitFacts) -> Vec<String> {
+        let indexes: Vec<FileIndex> = files.iter().map(|(_, t)| index(t)).collect();
+        let docs: Vec<Doc<'_>> = files
+            .iter()
+            .zip(&indexes)
+            .map(|((p, _), i)| Doc { path: p, index: i })
+            .collect();
+        rank(request, &docs, git)
+            .into_iter()
+            .map(|s| files[s.index].0.to_string())
+            .collect()
+    }
 
     #[test]
     fn terms_split_identifiers() {
@@ -131,29 +1136,155 @@ mod tests {
     }
 
     #[test]
-    fn path_and_content_matches_rank_first() {
-        let files = [
-            ("README.md", "A tool."),
-            ("src/cli.rs", "struct Args { quiet: bool }"),
-            ("src/other.rs", "fn other() {}"),
-            ("src/verbose.rs", "fn log() {}"),
-        ];
-        let ranked = rank("add a verbose flag to the Args of the cli", &files);
-        let order: Vec<_> = ranked.iter().map(|s| files[s.index].0).collect();
-        assert_eq!(order[0], "src/cli.rs", "{order:?}");
-        assert!(
-            order.iter().position(|p| *p == "src/verbose.rs")
-                < order.iter().position(|p| *p == "src/other.rs")
+    fn hashed_terms_are_the_hashes_of_the_terms() {
+        let text =
+            "fn parseArgs(cli_opts: &str) -> HTTPServer { x2 = café_au_lait; GIT_OID_HEX_SZ; a_b }";
+        let mut slow = Vec::new();
+        for_each_term(text, |t| slow.push(hash_term(t)));
+        let mut fast = Vec::new();
+        for_each_term_hash(text, |h| fast.push(h));
+        assert_eq!(fast, slow);
+    }
+
+    #[test]
+    fn the_query_finds_identifiers_paths_and_phrases() {
+        let q = Query::parse(
+            "In src/cli.rs, `retry_count` of HttpClient panics with \"connection reset by peer\"; see parser.py and run()",
         );
+        assert_eq!(q.paths, ["src/cli.rs", "parser.py"]);
+        for want in ["retry_count", "httpclient", "run"] {
+            assert!(q.identifiers.contains(&want.to_string()), "{want}: {q:?}");
+        }
+        assert_eq!(q.phrases.len(), 1);
+        assert_eq!(q.phrases[0].0, "connection reset by peer");
+    }
+
+    #[test]
+    fn definitions_in_common_languages() {
+        for (line, name) in [
+            ("pub fn parse_args(x: &str) -> Args {", "parse_args"),
+            ("pub(crate) struct Config {", "Config"),
+            ("def handle_request(self, req):", "handle_request"),
+            ("class HttpClient(Base):", "HttpClient"),
+            ("export function renderTree(node) {", "renderTree"),
+            ("export const DEFAULT_PORT = 80;", "DEFAULT_PORT"),
+            (
+                "func (s *Server) ServeHTTP(w http.ResponseWriter) {",
+                "ServeHTTP",
+            ),
+            ("type Handler interface {", "Handler"),
+            (
+                "  public static int countLines(String text) {",
+                "countLines",
+            ),
+            ("static int read_block(FILE *f) {", "read_block"),
+            ("  async fetchAll(urls) {", "fetchAll"),
+            ("int git_oid_fromstrn(", "git_oid_fromstrn"),
+            (
+                "int git_config_parse_bool(int *out, const char *value)",
+                "git_config_parse_bool",
+            ),
+        ] {
+            assert_eq!(defined_name(line), Some(name), "{line}");
+        }
+        for line in [
+            "  if (x) {",
+            "    let y = 2;",
+            "// fn commented() {",
+            "x = foo(1)",
+        ] {
+            assert_eq!(defined_name(line), None, "{line}");
+        }
+    }
+
+    #[test]
+    fn imports_name_module_segments() {
+        let segs = |line: &str| {
+            let mut v = Vec::new();
+            import_segments(line, |s| v.push(s.to_string()));
+            v
+        };
+        assert_eq!(segs("from app.storage import Store"), ["storage", "store"]);
+        assert_eq!(
+            segs("import { x } from './render/tree';"),
+            ["render", "tree"]
+        );
+        assert_eq!(
+            segs("use crate::pack::budget::fit;"),
+            ["pack", "budget", "fit"]
+        );
+        assert_eq!(segs("#include \"net/socket.h\""), ["socket"]);
+        assert_eq!(segs("const a = require('../lib/walker')"), ["walker"]);
+        assert!(segs("let x = 1;").is_empty());
+    }
+
+    #[test]
+    fn a_named_path_or_defined_symbol_comes_first() {
+        let files = [
+            (
+                "README.md",
+                "parse the config, parse everything, parse parse parse",
+            ),
+            (
+                "src/config.rs",
+                "pub struct Config { port: u16 }\nfn load_config() {}",
+            ),
+            ("src/net.rs", "fn connect() { let c = load_config(); }"),
+            ("src/other.rs", "fn other() {}"),
+        ];
+        let none = GitFacts::default();
+        let order = ranked("make load_config read the port from env", &files, &none);
+        assert_eq!(order[0], "src/config.rs", "{order:?}");
+        let order = ranked("something about other.rs", &files, &none);
+        assert_eq!(order[0], "src/other.rs", "{order:?}");
+    }
+
+    #[test]
+    fn the_graph_brings_in_what_a_top_hit_uses() {
+        let files = [
+            ("src/a.rs", "fn unrelated() {}"),
+            (
+                "src/retry.rs",
+                "pub fn backoff_delay(n: u32) -> u64 { 2u64.pow(n) }",
+            ),
+            (
+                "src/client.rs",
+                "fn send_request() { retry loop: let d = backoff_delay(attempt); }",
+            ),
+            ("src/z.rs", "fn nothing() {}"),
+        ];
+        let order = ranked("send_request should retry", &files, &GitFacts::default());
+        assert_eq!(order[0], "src/client.rs");
+        assert_eq!(order[1], "src/retry.rs", "{order:?}");
+    }
+
+    #[test]
+    fn git_signals_lift_dirty_and_co_changed_files() {
+        let files = [
+            ("src/a.rs", "fn alpha() {}"),
+            ("src/b.rs", "fn beta() {}"),
+            ("src/parser.rs", "fn parse_header() {}"),
+            ("src/parser_tests.rs", "fn t() {}"),
+        ];
+        let mut git = GitFacts::default();
+        git.dirty.insert("src/b.rs".into());
+        git.commits = vec![
+            vec!["src/parser.rs".into(), "src/parser_tests.rs".into()],
+            vec!["src/parser.rs".into(), "src/parser_tests.rs".into()],
+        ];
+        let order = ranked("parse_header drops the last line", &files, &git);
+        assert_eq!(order[0], "src/parser.rs");
+        assert_eq!(order[1], "src/parser_tests.rs", "{order:?}");
+        assert_eq!(order[2], "src/b.rs", "{order:?}");
     }
 
     #[test]
     fn ties_keep_input_order() {
-        let files = [("b.rs", "x"), ("a.rs", "y")];
-        let ranked = rank("nothing matches", &files);
-        assert_eq!(
-            ranked.iter().map(|s| s.index).collect::<Vec<_>>(),
-            vec![0, 1]
+        let order = ranked(
+            "nothing matches",
+            &[("b.rs", "x"), ("a.rs", "y")],
+            &GitFacts::default(),
         );
+        assert_eq!(order, ["b.rs", "a.rs"]);
     }
 }

@@ -5,20 +5,39 @@ use tiktoken_rs::CoreBPE;
 
 /// Counts tokens with the o200k_base encoding: an estimate for local models, whose own tokenizers differ, but
 /// a close and stable one for code.
-#[derive(Clone, Copy)]
-pub struct TokenCounter {
-    bpe: &'static CoreBPE,
-}
+///
+/// The tables are built on the first count, not before: a warm pack whose counts all come from the cache
+/// never builds them. [`TokenCounter::prepare`] builds them ahead of time on another thread.
+#[derive(Clone, Copy, Default)]
+pub struct TokenCounter;
 
 impl TokenCounter {
     pub fn new() -> TokenCounter {
-        TokenCounter {
-            bpe: tiktoken_rs::o200k_base_singleton(),
-        }
+        TokenCounter
+    }
+
+    fn bpe(&self) -> &'static CoreBPE {
+        tiktoken_rs::o200k_base_singleton()
+    }
+
+    /// Build the tables now (they are shared by every counter of the process).
+    pub fn prepare() {
+        let _ = tiktoken_rs::o200k_base_singleton();
     }
 
     pub fn count(&self, text: &str) -> usize {
-        self.bpe.encode_ordinary(text).len()
+        self.bpe().encode_ordinary(text).len()
+    }
+
+    /// Count `text`, remembering the count in `memo` by a hash of the text.
+    pub fn count_memo(&self, text: &str, memo: &super::cache::Cache) -> usize {
+        let key = super::cache::text_key(text);
+        if let Some(n) = memo.text_count(key) {
+            return n as usize;
+        }
+        let n = self.count(text);
+        memo.remember_count(key, n.min(u32::MAX as usize) as u32);
+        n
     }
 
     /// Count many texts on all cores, keeping their order.
@@ -37,12 +56,6 @@ impl TokenCounter {
                 .flat_map(|h| h.join().unwrap_or_default())
                 .collect()
         })
-    }
-}
-
-impl Default for TokenCounter {
-    fn default() -> Self {
-        TokenCounter::new()
     }
 }
 

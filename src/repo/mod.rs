@@ -1,5 +1,6 @@
 //! The repository on disk: which files are candidates for the prompt, and read access for validation.
 
+pub mod signals;
 pub mod walk;
 
 use std::path::{Component, Path, PathBuf};

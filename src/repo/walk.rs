@@ -25,6 +25,10 @@ pub struct Candidate {
     /// Repo-relative, '/'-separated.
     pub path: String,
     pub text: String,
+    /// The git blob id of the text, when already known (it is computed when needed otherwise).
+    pub blob: Option<[u8; 20]>,
+    /// When the file was last modified, as the walk saw it (to compare with git's index).
+    pub modified: Option<std::time::SystemTime>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -177,11 +181,18 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
             {
                 return WalkState::Continue;
             }
-            let size = entry.metadata().map(|m| m.len()).unwrap_or(0);
+            let meta = entry.metadata().ok();
+            let size = meta.as_ref().map_or(0, |m| m.len());
+            let modified = meta.and_then(|m| m.modified().ok());
             let outcome = examine(entry.path(), &path, size, opts.max_file_size);
             let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
             match outcome {
-                Ok(text) => found.files.push(Candidate { path, text }),
+                Ok(text) => found.files.push(Candidate {
+                    path,
+                    text,
+                    blob: None,
+                    modified,
+                }),
                 Err(reason) => found.skipped.push(Skipped { path, reason }),
             }
             WalkState::Continue
@@ -201,14 +212,14 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
 /// Read one file named explicitly (a pinned path the walk passed over), with the same content checks.
 pub fn read_one(root: &Path, path: &str, max_file_size: u64) -> Result<Candidate, SkipReason> {
     let full = root.join(path);
-    let size = std::fs::metadata(&full)
-        .map_err(|e| SkipReason::Unreadable {
-            message: e.to_string(),
-        })?
-        .len();
-    examine(&full, path, size, max_file_size).map(|text| Candidate {
+    let meta = std::fs::metadata(&full).map_err(|e| SkipReason::Unreadable {
+        message: e.to_string(),
+    })?;
+    examine(&full, path, meta.len(), max_file_size).map(|text| Candidate {
         path: path.to_string(),
         text,
+        blob: None,
+        modified: meta.modified().ok(),
     })
 }
 

@@ -65,6 +65,8 @@ fn json_reports_skips_with_reasons_and_omissions() {
         .file("huge.txt", &"x".repeat(300_000))
         .file("src/filler.rs", &big)
         .bytes("latin1.txt", b"caf\xe9\n")
+        // Committed: an uncommitted file would rank for its changes (and be outlined).
+        .commit()
         .args(&["pack", "--json", "--budget", "3000", "add a verbose flag"])
         .run()
         .status(0);
@@ -83,9 +85,13 @@ fn json_reports_skips_with_reasons_and_omissions() {
     assert_eq!(reason("latin1.txt").as_deref(), Some("not_utf8"));
     assert_eq!(report["budget"], 3000);
     assert!(report["prompt_tokens"].as_u64().unwrap() <= 3000);
-    let omitted = report["omitted"].as_array().unwrap();
-    assert_eq!(omitted[0]["path"], "src/filler.rs");
-    assert_eq!(omitted[0]["reason"], "over_budget");
+    // Larger than the whole budget and unrelated to the request, but the latest commit added it: only its
+    // outline goes in, never the whole file.
+    let outlined = report["outlined"].as_array().unwrap();
+    assert_eq!(outlined.len(), 1, "{}", run.stdout);
+    assert_eq!(outlined[0]["path"], "src/filler.rs");
+    assert_eq!(outlined[0]["reasons"][0]["kind"], "recently_changed");
+    assert!(outlined[0]["tokens"].as_u64().unwrap() < 3000);
     let files: Vec<_> = report["files"]
         .as_array()
         .unwrap()
@@ -93,17 +99,18 @@ fn json_reports_skips_with_reasons_and_omissions() {
         .map(|f| f["path"].as_str().unwrap())
         .collect();
     assert!(files.contains(&"src/main.rs"), "{files:?}");
-    // Omitted files are named in the prompt too.
+    // Omitted files are named in the prompt's layout of the repository.
     let prompt = hello()
         .file("src/filler.rs", &big)
         .args(&["pack", "--budget", "3000", "add a verbose flag"])
         .run()
         .status(0);
     assert!(
-        prompt.stdout.contains("- src/filler.rs ("),
+        prompt.stdout.contains("src/: filler.rs main.rs\n"),
         "{}",
         prompt.stdout
     );
+    assert!(!prompt.stdout.contains("### src/filler.rs\n"));
 }
 
 #[test]
@@ -175,4 +182,180 @@ fn onepass_patch_files_are_not_packed() {
             .any(|s| s["path"] == "onepass-add-a-flag.patch" && s["reason"]["kind"] == "generated")
     );
     assert!(!skipped.iter().any(|s| s["path"] == "notes.patch"));
+}
+
+/// Issue 4: ranking by what the request names, with the reasons shown by --explain.
+#[test]
+fn explain_shows_scores_placements_and_reasons() {
+    let run = hello()
+        .file(
+            "src/retry.rs",
+            "pub fn backoff_delay(attempt: u32) -> u64 {\n    100 * 2u64.pow(attempt)\n}\n",
+        )
+        .file(
+            "src/client.rs",
+            "use crate::retry::backoff_delay;\n\npub fn send_request(url: &str) {\n    let d = backoff_delay(1);\n}\n",
+        )
+        .file("docs/notes.md", "# Notes\nNothing about requests here.\n")
+        .commit()
+        .file("src/main.rs", "fn main() { println!(\"changed\"); }\n")
+        .args(&["pack", "--explain", "send_request should retry with a capped delay"])
+        .run()
+        .status(0);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert!(lines[0].starts_with("budget "), "{}", run.stdout);
+    // The file defining the named symbol ranks first, the file it uses next.
+    assert!(lines[1].ends_with("src/client.rs"), "{}", run.stdout);
+    assert!(lines[1].contains("whole"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("defines send_request +"),
+        "{}",
+        run.stdout
+    );
+    let retry = run.stdout.find("src/retry.rs").unwrap();
+    let main = run.stdout.find("src/main.rs").unwrap();
+    assert!(retry < main, "{}", run.stdout);
+    assert!(
+        run.stdout.contains("uncommitted changes +"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// Issue 4: a relevant file larger than the budget is outlined (marked so), not cut; the cache in
+/// .git/onepass/ serves the second run, and a corrupt cache is rebuilt silently.
+#[test]
+fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
+    let mut big = String::from("pub struct Renderer {\n    width: usize,\n}\n\nimpl Renderer {\n");
+    for n in 0..400 {
+        big.push_str(&format!(
+            "    pub fn render_part_{n}(&self, input: &str) -> String {{\n        input.repeat({n})\n    }}\n"
+        ));
+    }
+    big.push_str("}\n");
+    let case = hello().file("src/renderer.rs", &big).commit();
+    let root = case.path().to_path_buf();
+    let run = case
+        .args(&[
+            "pack",
+            "--json",
+            "--budget",
+            "4000",
+            "make the Renderer wrap at width",
+        ])
+        .run()
+        .status(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).expect(&run.stdout);
+    let outlined = report["outlined"].as_array().unwrap();
+    assert_eq!(outlined.len(), 1, "{}", run.stdout);
+    assert_eq!(outlined[0]["path"], "src/renderer.rs");
+    assert_eq!(outlined[0]["method"], "tree_sitter");
+    assert!(report["prompt_tokens"].as_u64().unwrap() <= 4000);
+    assert_eq!(report["totals"]["cache_hits"], 0);
+    let cache = root.join(".git/onepass/pack-cache-v1.bin");
+    assert!(cache.exists());
+
+    let home = tempfile::tempdir().unwrap();
+    let again = |root: &std::path::Path| {
+        let out = std::process::Command::new(crate::harness::BIN)
+            .current_dir(root)
+            .env("HOME", home.path())
+            .env("XDG_CONFIG_HOME", home.path())
+            .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
+            .args([
+                "pack",
+                "--json",
+                "--budget",
+                "4000",
+                "make the Renderer wrap at width",
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let second = again(&root);
+    assert!(
+        second["totals"]["cache_hits"].as_u64().unwrap() >= 4,
+        "{}",
+        second["totals"]
+    );
+    assert_eq!(second["files"], report["files"]);
+    std::fs::write(&cache, b"ONEPASS\0garbage").unwrap();
+    let third = again(&root);
+    assert_eq!(third["totals"]["cache_hits"], 0);
+    assert_eq!(third["files"], report["files"]);
+
+    let prompt = std::process::Command::new(crate::harness::BIN)
+        .current_dir(&root)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
+        .args([
+            "pack",
+            "--budget",
+            "4000",
+            "make the Renderer wrap at width",
+        ])
+        .output()
+        .unwrap();
+    let prompt = String::from_utf8_lossy(&prompt.stdout);
+    assert!(
+        prompt.contains("### src/renderer.rs (outline)\n```\n   1: pub struct Renderer {\n"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("input.repeat(3)"));
+}
+
+/// Issue 4: a diff against a file the prompt showed only as an outline is validated against the real file:
+/// correct context applies, context the model made up is rejected.
+#[test]
+fn a_diff_against_an_outlined_file_is_checked_against_the_real_file() {
+    let mut big = String::from("pub struct Renderer {\n    width: usize,\n}\n\nimpl Renderer {\n");
+    for n in 0..400 {
+        big.push_str(&format!(
+            "    pub fn render_part_{n}(&self, input: &str) -> String {{\n        input.repeat({n})\n    }}\n"
+        ));
+    }
+    big.push_str("}\n");
+    // Lines 6-8 of the real file.
+    let good = "```diff\n--- a/src/renderer.rs\n+++ b/src/renderer.rs\n@@ -6,3 +6,3 @@\n     pub fn render_part_0(&self, input: &str) -> String {\n-        input.repeat(0)\n+        input.repeat(1)\n     }\n```\n";
+    let run = hello()
+        .file("src/renderer.rs", &big)
+        .commit()
+        .reply(good)
+        .args(&[
+            "-y",
+            "--budget",
+            "4000",
+            "make the Renderer render part 0 once",
+        ])
+        .run()
+        .status(0)
+        .stderr_has("outlined 1 more file(s)");
+    let requests = run.chat_requests();
+    let body = requests[0].json();
+    let user = body["messages"][1]["content"].as_str().unwrap();
+    assert!(user.contains("### src/renderer.rs (outline)\n"), "{user}");
+    assert!(!user.contains("input.repeat(0)"), "the body was not shown");
+    assert_eq!(run.changed(), ["src/renderer.rs"]);
+
+    let made_up = "```diff\n--- a/src/renderer.rs\n+++ b/src/renderer.rs\n@@ -6,3 +6,3 @@\n     pub fn render_part_0(&self, input: &str) -> String {\n-        input.to_uppercase()\n+        input.to_lowercase()\n     }\n```\n";
+    hello()
+        .file("src/renderer.rs", &big)
+        .commit()
+        .reply(made_up)
+        .args(&[
+            "-y",
+            "--budget",
+            "4000",
+            "make the Renderer render part 0 once",
+        ])
+        .run()
+        .status(1)
+        .unchanged();
 }

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Packing speed on a synthetic monorepo shaped like babel/babel (~28k files, ~43 MB), against the floor of a
+# plain parallel walk + read of the same files measured in the same run.
+#
+#   bench/pack.sh [REPO_DIR]      (default: target/bench-monorepo, generated once by bench/gen_monorepo.py)
+#
+# Needs hyperfine and GNU time. Reports medians (hyperfine) and peak RSS (/usr/bin/time -v). Run it niced on
+# a shared machine; it is a measurement, never a test.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+repo=${1:-$here/target/bench-monorepo}
+request=${REQUEST:-"fix the plugin visitor scope binding error when a decorator is on a class method"}
+runs=${RUNS:-7}
+
+[ -d "$repo/.git" ] || nice python3 "$here/bench/gen_monorepo.py" "$repo"
+(cd "$here" && nice cargo build --release --bin onepass --example walk-floor >/dev/null 2>&1)
+onepass=$here/target/release/onepass
+floor=$here/target/release/examples/walk-floor
+export ONEPASS_ENDPOINT=http://127.0.0.1:9   # no server: the budget comes from --budget
+cd "$repo"
+
+# One --prepare per command, in order (a single --prepare would apply to every command and make "warm" cold).
+nice hyperfine --warmup 2 --runs "$runs" -N --export-json /tmp/onepass-bench.json \
+  --prepare "true" --prepare "rm -rf .git/onepass" --prepare "true" \
+  -n floor "$floor ." \
+  -n cold "$onepass pack --budget 128000 '$request'" \
+  -n warm "$onepass pack --budget 128000 '$request'" >/dev/null
+
+python3 - <<'PY'
+import json
+r = json.load(open("/tmp/onepass-bench.json"))["results"]
+m = {x["command"]: x["median"] for x in r}
+print(f"{'':6} {'median':>8} {'min':>8} {'max':>8}")
+for x in r:
+    print(f"{x['command']:6} {x['median']:8.3f} {x['min']:8.3f} {x['max']:8.3f}")
+print(f"cold / floor = {m['cold'] / m['floor']:.2f}   warm / floor = {m['warm'] / m['floor']:.2f}")
+PY
+
+rss() { /usr/bin/time -v "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident/ {print $2}'; }
+rm -rf .git/onepass
+echo "peak RSS cold: $(rss "$onepass" pack --budget 128000 "$request") KB"
+echo "peak RSS warm: $(rss "$onepass" pack --budget 128000 "$request") KB"
+echo "peak RSS floor: $(rss "$floor" .) KB"
+"$onepass" pack --json --budget 128000 "$request" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+print("stages (warm, ms):", {k: round(v) for k, v in r["timings_ms"]["stages"].items()}, "walk", round(r["timings_ms"]["walk"]))
+print("totals:", r["totals"])'

@@ -1,0 +1,409 @@
+//! What packing learns about a file's content, kept by git blob id in the repository's `.git/onepass/`:
+//! its exact token count, its ranking index and its outline. The second pack of a large repository then
+//! indexes, counts and outlines only what changed. The format is a small hand-written binary one (serde_json
+//! spends more time parsing millions of term hashes than indexing the files again would); a corrupt, truncated
+//! or foreign-version file is ignored and rebuilt, never an error.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use super::rank::FileIndex;
+
+const MAGIC: &[u8; 8] = b"ONEPASS\0";
+/// Bump when the index, outline or token counting changes meaning.
+const VERSION: u32 = 5;
+const FILE_NAME: &str = "pack-cache-v1.bin";
+
+/// A git blob id.
+pub type BlobId = [u8; 20];
+
+/// The blob id git gives `bytes`.
+pub fn blob_id(bytes: &[u8]) -> BlobId {
+    let mut id = [0u8; 20];
+    if let Ok(oid) = git2::Oid::hash_object(git2::ObjectType::Blob, bytes) {
+        id.copy_from_slice(oid.as_bytes());
+    }
+    id
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entry {
+    pub tokens: Option<u32>,
+    pub index: Option<Arc<FileIndex>>,
+    /// `Some(None)`: outlined before, nothing to show.
+    pub outline: Option<Option<String>>,
+}
+
+/// The cache in memory. What was loaded is read without locking (the parallel stages look up every file);
+/// what a run adds goes to a locked side table.
+#[derive(Debug, Default)]
+pub struct Cache {
+    loaded: HashMap<BlobId, Entry>,
+    fresh: Mutex<HashMap<BlobId, Entry>>,
+    /// The blobs of this run: only these are saved, so the cache follows the repository.
+    keep: Mutex<Option<HashSet<BlobId>>>,
+    /// Token counts of small texts (paths, outlines, the layout, the template) by [`text_key`].
+    counts: HashMap<u64, u32>,
+    counts_fresh: Mutex<HashMap<u64, u32>>,
+    counts_used: Mutex<HashSet<u64>>,
+}
+
+/// The key of a text in the count memo: FNV-1a over its bytes, and its length.
+pub fn text_key(text: &str) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^ (text.len() as u64).rotate_left(32)
+}
+
+impl Cache {
+    /// A field of the entry for `id`: from what this run added, else from what was loaded.
+    pub fn find<T>(&self, id: &BlobId, field: impl Fn(&Entry) -> Option<T>) -> Option<T> {
+        if let Some(found) = self.loaded.get(id).and_then(&field) {
+            return Some(found);
+        }
+        self.fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .and_then(field)
+    }
+
+    pub fn get(&self, id: &BlobId) -> Option<Entry> {
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        fresh.get(id).or_else(|| self.loaded.get(id)).cloned()
+    }
+
+    pub fn index(&self, id: &BlobId) -> Option<Arc<FileIndex>> {
+        self.find(id, |e| e.index.clone())
+    }
+
+    pub fn update(&self, id: BlobId, change: impl FnOnce(&mut Entry)) {
+        let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = fresh
+            .entry(id)
+            .or_insert_with(|| self.loaded.get(&id).cloned().unwrap_or_default());
+        change(entry);
+    }
+
+    pub fn text_count(&self, key: u64) -> Option<u32> {
+        let found = self.counts.get(&key).copied().or_else(|| {
+            self.counts_fresh
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .get(&key)
+                .copied()
+        });
+        if found.is_some() {
+            self.counts_used
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key);
+        }
+        found
+    }
+
+    pub fn remember_count(&self, key: u64, count: u32) {
+        self.counts_fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(key, count);
+    }
+
+    /// Keep only these blobs when saving (the files of this run).
+    pub fn keep_only(&self, ids: &[BlobId]) {
+        *self.keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids.iter().copied().collect());
+    }
+
+    fn kept(&self, id: &BlobId) -> bool {
+        self.keep
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_none_or(|keep| keep.contains(id))
+    }
+
+    /// Whether saving would write anything new: entries were added, or loaded ones are no longer kept.
+    pub fn needs_saving(&self) -> bool {
+        if !self
+            .fresh
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_empty()
+        {
+            return true;
+        }
+        let keep = self.keep.lock().unwrap_or_else(|e| e.into_inner());
+        keep.as_ref()
+            .is_some_and(|keep| self.loaded.keys().any(|id| !keep.contains(id)))
+    }
+
+    pub fn len(&self) -> usize {
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        self.loaded.len()
+            + fresh
+                .keys()
+                .filter(|id| !self.loaded.contains_key(*id))
+                .count()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Serialize the entries this run kept.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let mut entries: Vec<(&BlobId, &Entry)> = fresh.iter().collect();
+        entries.extend(
+            self.loaded
+                .iter()
+                .filter(|(id, _)| !fresh.contains_key(*id)),
+        );
+        entries.retain(|(id, _)| self.kept(id));
+        entries.sort_unstable_by_key(|(id, _)| **id);
+        let ids: Vec<&BlobId> = entries.iter().map(|(id, _)| *id).collect();
+        let mut out = Vec::with_capacity(64 + ids.len() * 256);
+        out.extend_from_slice(MAGIC);
+        put_u32(&mut out, VERSION);
+        put_u32(&mut out, ids.len() as u32);
+        for (id, e) in entries {
+            out.extend_from_slice(id);
+            let flags = u8::from(e.tokens.is_some())
+                | u8::from(e.index.is_some()) << 1
+                | u8::from(e.outline.is_some()) << 2
+                | u8::from(matches!(e.outline, Some(Some(_)))) << 3;
+            out.push(flags);
+            if let Some(t) = e.tokens {
+                put_u32(&mut out, t);
+            }
+            if let Some(ix) = &e.index {
+                put_u32(&mut out, ix.len);
+                put_u32(&mut out, ix.bytes);
+                put_u32(&mut out, ix.terms.len() as u32);
+                for &(h, c) in &ix.terms {
+                    put_u64(&mut out, h);
+                    put_u32(&mut out, c);
+                }
+                for list in [&ix.defines, &ix.imports] {
+                    put_u32(&mut out, list.len() as u32);
+                    for &h in list {
+                        put_u64(&mut out, h);
+                    }
+                }
+            }
+            if let Some(Some(text)) = &e.outline {
+                put_u32(&mut out, text.len() as u32);
+                out.extend_from_slice(text.as_bytes());
+            }
+        }
+        // The count memo: what this run counted or used.
+        let used = self.counts_used.lock().unwrap_or_else(|e| e.into_inner());
+        let counts_fresh = self.counts_fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let mut counts: Vec<(u64, u32)> = counts_fresh
+            .iter()
+            .map(|(k, v)| (*k, *v))
+            .chain(
+                self.counts
+                    .iter()
+                    .filter(|(k, _)| used.contains(*k) && !counts_fresh.contains_key(*k))
+                    .map(|(k, v)| (*k, *v)),
+            )
+            .collect();
+        counts.sort_unstable();
+        put_u32(&mut out, counts.len() as u32);
+        for (k, v) in counts {
+            out.extend_from_slice(&k.to_le_bytes());
+            put_u32(&mut out, v);
+        }
+        out
+    }
+
+    /// Parse a saved cache; `None` for anything not written by this version.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Cache> {
+        let mut r = Reader { bytes, at: 0 };
+        if r.take(8)? != MAGIC || r.u32()? != VERSION {
+            return None;
+        }
+        let count = r.u32()? as usize;
+        let mut entries = HashMap::with_capacity(count.min(1 << 20));
+        for _ in 0..count {
+            let id: BlobId = r.take(20)?.try_into().ok()?;
+            let flags = *r.take(1)?.first()?;
+            let mut e = Entry::default();
+            if flags & 1 != 0 {
+                e.tokens = Some(r.u32()?);
+            }
+            if flags & 2 != 0 {
+                let len = r.u32()?;
+                let bytes = r.u32()?;
+                let n = r.u32()? as usize;
+                let raw = r.take(n.checked_mul(12)?)?;
+                let terms: Vec<(u64, u32)> = raw
+                    .chunks_exact(12)
+                    .map(|c| {
+                        let (h, k) = c.split_at(8);
+                        (
+                            u64::from_le_bytes(h.try_into().unwrap_or([0; 8])),
+                            u32::from_le_bytes(k.try_into().unwrap_or([0; 4])),
+                        )
+                    })
+                    .collect();
+                let mut lists = [Vec::new(), Vec::new()];
+                for list in &mut lists {
+                    let n = r.u32()? as usize;
+                    let raw = r.take(n.checked_mul(8)?)?;
+                    *list = raw
+                        .chunks_exact(8)
+                        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
+                        .collect();
+                }
+                let [defines, imports] = lists;
+                e.index = Some(Arc::new(FileIndex {
+                    terms,
+                    len,
+                    defines,
+                    imports,
+                    bytes,
+                }));
+            }
+            if flags & 4 != 0 {
+                e.outline = Some(if flags & 8 != 0 {
+                    let n = r.u32()? as usize;
+                    Some(String::from_utf8(r.take(n)?.to_vec()).ok()?)
+                } else {
+                    None
+                });
+            }
+            entries.insert(id, e);
+        }
+        let n = r.u32()? as usize;
+        let raw = r.take(n.checked_mul(12)?)?;
+        let counts = raw
+            .chunks_exact(12)
+            .map(|c| {
+                let (k, v) = c.split_at(8);
+                (
+                    u64::from_le_bytes(k.try_into().unwrap_or([0; 8])),
+                    u32::from_le_bytes(v.try_into().unwrap_or([0; 4])),
+                )
+            })
+            .collect();
+        (r.at == bytes.len()).then(|| Cache {
+            loaded: entries,
+            counts,
+            ..Cache::default()
+        })
+    }
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_u64(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Option<&[u8]> {
+        let end = self.at.checked_add(n)?;
+        let slice = self.bytes.get(self.at..end)?;
+        self.at = end;
+        Some(slice)
+    }
+    fn u32(&mut self) -> Option<u32> {
+        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
+    }
+}
+
+/// Where the cache of the repository at `root` lives: `.git/onepass/`, found through git (worktrees and
+/// `.git` files included). `None` outside a git repository: then nothing is cached.
+pub fn location(root: &Path) -> Option<PathBuf> {
+    let repo = git2::Repository::open(root).ok()?;
+    Some(repo.path().join("onepass").join(FILE_NAME))
+}
+
+/// Load the cache; anything unreadable gives an empty one.
+pub fn load(path: Option<&Path>) -> Cache {
+    path.and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| Cache::from_bytes(&bytes))
+        .unwrap_or_default()
+}
+
+/// Save the cache if it changed, atomically (write then rename).
+pub fn save(path: Option<&Path>, cache: &Cache) -> std::io::Result<()> {
+    let Some(path) = path else { return Ok(()) };
+    if !cache.needs_saving() {
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, cache.to_bytes())?;
+    std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_corruption_is_ignored() {
+        let cache = Cache::default();
+        let a = blob_id(b"fn a() {}\n");
+        let b = blob_id(b"x");
+        cache.update(a, |e| {
+            e.tokens = Some(7);
+            e.index = Some(Arc::new(super::super::rank::index(
+                "fn alpha_beta() {}\nuse crate::x::y;\n",
+            )));
+            e.outline = Some(Some("1: fn alpha_beta() {}\n".into()));
+        });
+        cache.update(b, |e| e.outline = Some(None));
+        cache.remember_count(text_key("src/a.rs"), 4);
+        let bytes = cache.to_bytes();
+        let back = Cache::from_bytes(&bytes).expect("parses");
+        assert_eq!(back.get(&a), cache.get(&a));
+        assert_eq!(back.get(&b), cache.get(&b));
+        assert!(!back.needs_saving());
+        assert_eq!(back.text_count(text_key("src/a.rs")), Some(4));
+        assert_eq!(back.text_count(text_key("src/b.rs")), None);
+        for cut in [0, 5, 12, bytes.len() - 1] {
+            assert!(Cache::from_bytes(&bytes[..cut]).is_none(), "cut at {cut}");
+        }
+        let mut foreign = bytes.clone();
+        foreign[8] = 99;
+        assert!(Cache::from_bytes(&foreign).is_none());
+        // The blob id is git's.
+        assert_eq!(
+            git2::Oid::from_bytes(&blob_id(b"hello\n"))
+                .unwrap()
+                .to_string(),
+            "ce013625030ba8dba906f756967f9e9ca394464a"
+        );
+    }
+
+    #[test]
+    fn only_used_entries_are_saved() {
+        let cache = Cache::default();
+        cache.update(blob_id(b"1"), |e| e.tokens = Some(1));
+        cache.update(blob_id(b"2"), |e| e.tokens = Some(2));
+        let loaded = Cache::from_bytes(&cache.to_bytes()).unwrap();
+        assert_eq!(loaded.len(), 2);
+        assert!(!loaded.needs_saving());
+        loaded.keep_only(&[blob_id(b"2")]);
+        assert!(loaded.needs_saving(), "an unused entry would be dropped");
+        let saved = Cache::from_bytes(&loaded.to_bytes()).unwrap();
+        assert_eq!(saved.len(), 1);
+        assert_eq!(saved.find(&blob_id(b"2"), |e| e.tokens), Some(2));
+    }
+}

@@ -1,0 +1,203 @@
+//! Read-only git facts for ranking: the blob of every file in the index (for uncommitted changes), recently changed files, and which files
+//! change together. Nothing here writes to the repository; a directory that is not a git repository simply
+//! has no facts.
+
+use std::path::Path;
+
+use std::collections::HashMap;
+
+use git2::{DiffOptions, Repository, Sort};
+
+use crate::pack::rank::GitFacts;
+
+/// How many commits of history to read.
+const HISTORY: usize = 300;
+/// Commits changing more files than this say nothing about which files belong together.
+const LARGE_COMMIT: usize = 40;
+
+/// What git's index recorded about a file when it last hashed it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stat {
+    /// Modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, u32),
+    pub size: u64,
+    pub blob: [u8; 20],
+}
+
+/// The index's stat data by path, for entries that can be trusted (not racily clean).
+pub type IndexStat = HashMap<String, Stat>;
+
+/// The blob id of a file whose size and modification time are those git's index recorded, without hashing
+/// it: git's own shortcut.
+pub fn known_blob(
+    stat: &IndexStat,
+    path: &str,
+    size: u64,
+    modified: std::time::SystemTime,
+) -> Option<[u8; 20]> {
+    let recorded = stat.get(path)?;
+    let mtime = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
+    let same = recorded.size == size % (1 << 32)
+        && recorded.mtime == (mtime.as_secs() as i64, mtime.subsec_nanos());
+    same.then_some(recorded.blob)
+}
+
+/// Gather the facts; any git failure yields fewer facts, never an error.
+pub fn git_facts(root: &Path) -> (GitFacts, IndexStat) {
+    let mut stat = IndexStat::new();
+    let facts = gather(root, &mut stat);
+    (facts, stat)
+}
+
+fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
+    let mut facts = GitFacts::default();
+    let Ok(repo) = Repository::open(root) else {
+        return facts;
+    };
+    // What the index holds: a file whose content hashes to another blob, or that is not in the index, has
+    // uncommitted changes (the caller hashes the contents it reads anyway; git's own status would stat and
+    // re-hash the whole tree a second time).
+    if let Ok(index) = repo.index() {
+        let mut tracked = HashMap::with_capacity(index.len());
+        // Entries written in the same second as the index itself may hide a later change ("racy git").
+        let index_mtime = std::fs::metadata(repo.path().join("index"))
+            .ok()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs() as i64);
+        for entry in index.iter() {
+            if let Ok(path) = std::str::from_utf8(&entry.path) {
+                let mut id = [0u8; 20];
+                id.copy_from_slice(entry.id.as_bytes());
+                tracked.insert(path.to_string(), id);
+                let seconds = i64::from(entry.mtime.seconds());
+                if seconds < index_mtime {
+                    stat.insert(
+                        path.to_string(),
+                        Stat {
+                            mtime: (seconds, entry.mtime.nanoseconds()),
+                            size: u64::from(entry.file_size),
+                            blob: id,
+                        },
+                    );
+                }
+            }
+        }
+        facts.tracked = Some(tracked);
+    }
+    let Ok(mut walk) = repo.revwalk() else {
+        return facts;
+    };
+    if walk.push_head().is_err() {
+        return facts;
+    }
+    let _ = walk.set_sorting(Sort::TIME);
+    for (age, oid) in walk.take(HISTORY).enumerate() {
+        let Some(commit) = oid.ok().and_then(|o| repo.find_commit(o).ok()) else {
+            break;
+        };
+        // Root commits import the project: they say nothing about recency or coupling.
+        let Ok(parent) = commit.parent(0) else {
+            continue;
+        };
+        let (Ok(tree), Ok(parent_tree)) = (commit.tree(), parent.tree()) else {
+            continue;
+        };
+        let mut diff_opts = DiffOptions::new();
+        diff_opts.skip_binary_check(true);
+        let Ok(diff) =
+            repo.diff_tree_to_tree(Some(&parent_tree), Some(&tree), Some(&mut diff_opts))
+        else {
+            continue;
+        };
+        let paths: Vec<String> = diff
+            .deltas()
+            .filter_map(|d| d.new_file().path().or_else(|| d.old_file().path()))
+            .filter_map(|p| p.to_str().map(str::to_string))
+            .collect();
+        let weight = 1.0 / (1.0 + age as f64 / 10.0);
+        for p in &paths {
+            let w = facts.recent.entry(p.clone()).or_insert(0.0);
+            *w = f64::max(*w, weight);
+        }
+        if (2..=LARGE_COMMIT).contains(&paths.len()) {
+            facts.commits.push(paths);
+        }
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn commit(repo: &Repository, files: &[(&str, &str)], message: &str) {
+        let root = repo.workdir().unwrap().to_path_buf();
+        let mut index = repo.index().unwrap();
+        for (path, text) in files {
+            let full = root.join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(&full, text).unwrap();
+            index.add_path(Path::new(path)).unwrap();
+        }
+        index.write().unwrap();
+        let tree = repo.find_tree(index.write_tree().unwrap()).unwrap();
+        let sig = git2::Signature::now("t", "t@example.com").unwrap();
+        let parents: Vec<git2::Commit<'_>> = repo
+            .head()
+            .ok()
+            .and_then(|h| h.peel_to_commit().ok())
+            .into_iter()
+            .collect();
+        let parents: Vec<&git2::Commit<'_>> = parents.iter().collect();
+        repo.commit(Some("HEAD"), &sig, &sig, message, &tree, &parents)
+            .unwrap();
+    }
+
+    #[test]
+    fn history_index_and_co_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        commit(
+            &repo,
+            &[("a.rs", "1"), ("b.rs", "1"), ("c.rs", "1")],
+            "import",
+        );
+        commit(&repo, &[("a.rs", "2"), ("b.rs", "2")], "together");
+        commit(&repo, &[("c.rs", "3")], "alone");
+        let (facts, _stat) = git_facts(dir.path());
+        // The root commit says nothing; the latest change weighs most.
+        assert_eq!(facts.commits, vec![vec!["a.rs".to_string(), "b.rs".into()]]);
+        assert!(facts.recent["c.rs"] > facts.recent["a.rs"]);
+        let tracked = facts.tracked.unwrap();
+        assert_eq!(tracked.len(), 3);
+        assert_eq!(
+            git2::Oid::from_bytes(&tracked["c.rs"]).unwrap(),
+            git2::Oid::hash_object(git2::ObjectType::Blob, b"3").unwrap()
+        );
+        // Not a repository: no facts, no error.
+        let plain = tempfile::tempdir().unwrap();
+        let (none, stat) = git_facts(plain.path());
+        assert!(none.tracked.is_none() && none.recent.is_empty() && stat.is_empty());
+    }
+
+    #[test]
+    fn a_blob_is_known_only_when_size_and_mtime_match() {
+        let blob = [7u8; 20];
+        let when = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5);
+        let mut stat = IndexStat::new();
+        stat.insert(
+            "a.rs".into(),
+            Stat {
+                mtime: (1_700_000_000, 5),
+                size: 10,
+                blob,
+            },
+        );
+        assert_eq!(known_blob(&stat, "a.rs", 10, when), Some(blob));
+        assert_eq!(known_blob(&stat, "a.rs", 11, when), None);
+        let later = when + std::time::Duration::from_nanos(1);
+        assert_eq!(known_blob(&stat, "a.rs", 10, later), None);
+        assert_eq!(known_blob(&stat, "b.rs", 10, when), None);
+    }
+}
