@@ -175,6 +175,16 @@ pub fn prepare(
             ui.reply_done();
             let (walked, mut packed) = packed?;
             withheld = walked.withheld.clone();
+            // The reply format changes the instructions: settle it before anything is counted.
+            let with_format = |mut packed: Packed| -> Result<Packed, Error> {
+                let format = reply_format(cfg.settings.format, &walked, &packed);
+                if format == "whole" {
+                    packed.context["format"] = serde_json::json!(format);
+                    packed.prompt = templates.render_value(&packed.context, &request)?;
+                }
+                Ok(packed)
+            };
+            packed = with_format(packed)?;
             // Where the server can count, the real count decides; re-pack when the estimate was too low.
             let mut exact = None;
             if server.kind.can_tokenize() {
@@ -191,14 +201,11 @@ pub fn prepare(
                         "the server counts {count} tokens against an estimate of {}: packing again",
                         packed.prompt_tokens
                     ));
-                    packed = pack_walked(&prepared, &walked, &request, limits, &templates)?;
+                    packed = with_format(pack_walked(
+                        &prepared, &walked, &request, limits, &templates,
+                    )?)?;
                     exact = None;
                 }
-            }
-            let format = reply_format(cfg.settings.format, &walked, &packed);
-            if format == "whole" {
-                packed.context["format"] = serde_json::json!(format);
-                packed.prompt = templates.render_value(&packed.context, &request)?;
             }
             let next = session::from_context(&request, &packed.context);
             (packed, request, exact, next)
