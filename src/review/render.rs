@@ -230,10 +230,12 @@ fn write_line(out: &mut dyn Write, line: &Line, palette: Palette) -> io::Result<
     };
     let mut text = plain(&palette, prefix);
     for (emph, segment) in &line.segments {
+        // Lines come from the model: control characters are shown escaped, never sent to the terminal.
+        let segment = crate::ui::clean(segment);
         text.push_str(&if *emph {
-            word(&palette, segment)
+            word(&palette, &segment)
         } else {
-            plain(&palette, segment)
+            plain(&palette, &segment)
         });
     }
     writeln!(out, "{text}")?;

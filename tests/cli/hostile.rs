@@ -351,3 +351,19 @@ fn a_few_thousand_files() {
     assert!(report["prompt_tokens"].as_u64().unwrap() > 0);
     assert!(started.elapsed() < std::time::Duration::from_secs(30));
 }
+
+#[test]
+fn control_characters_in_a_reply_are_not_sent_to_the_terminal() {
+    let reply = "```diff\n--- a/README.md\n+++ b/README.md\n@@ -1,3 +1,3 @@\n # hello\n \n-Prints a greeting: `hello NAME`.\n+Prints \u{1b}[2J\u{1b}]0;owned\u{7} a greeting.\n```\n";
+    let run = hello()
+        .args(&["apply", "--check", "--color", "never", "-"])
+        .stdin(reply)
+        .run()
+        .status(0);
+    assert!(
+        !run.stdout.contains('\u{1b}') && !run.stdout.contains('\u{7}'),
+        "{:?}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\\u{1b}[2J"), "{}", run.stdout);
+}
