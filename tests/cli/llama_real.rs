@@ -28,6 +28,16 @@ fn json_of(run: &crate::harness::Run) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
 }
 
+/// A salt unique to this run, so a server that has seen an earlier run's prompts (its RAM prompt cache
+/// outlives a slot) does not make a cold request warm.
+fn fresh(name: &str) -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    format!("{name}{nanos}")
+}
+
 /// A repository of a few thousand tokens, distinct per `salt` so tests do not share the server's cache.
 fn repo(salt: &str) -> crate::harness::Case {
     let mut case = hello();
@@ -95,8 +105,9 @@ fn real_llamacpp_exact_counts_progress_timings_and_a_gibberish_reply() {
 fn real_llamacpp_caches_a_repeated_prompt() {
     let Some(url) = url() else { return };
     let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
+    let salt = fresh("cache");
     let case = || {
-        repo("cache")
+        repo(&salt)
             .env("ONEPASS_ENDPOINT", &url)
             .args(&["-y", "--json", "rename the helpers"])
     };
@@ -151,7 +162,7 @@ fn real_llamacpp_overflow_is_a_clear_error() {
 fn real_llamacpp_reuses_the_prefix_for_a_new_request_and_after_warm() {
     let Some(url) = url() else { return };
     let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let case = repo("session");
+    let case = repo(&fresh("session"));
     let root = case.path().to_path_buf();
     let home = case.home.path().to_path_buf();
     let onepass = |args: &[&str]| {
