@@ -19,13 +19,8 @@ pub fn run(args: &ApplyArgs, env: &Env, io: Io<'_>) -> u8 {
         stdout,
         stderr,
     } = io;
-    let color = crate::config::color_enabled(
-        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
-        env,
-        env.stderr_is_terminal,
-    );
     let mut report = Report::default();
-    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
+    let mut ui = super::early_ui(&args.repo, env, stderr);
     let result = apply(args, env, stdin, stdout, &mut ui, &mut report);
     finish(result, args.outcome.json, report, stdout, &mut ui)
 }

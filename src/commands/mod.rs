@@ -27,6 +27,17 @@ use crate::review::{Decision, Session};
 use crate::secrets::Withheld;
 use crate::ui::{self, Ui};
 
+/// The stderr writer of a command, before its configuration is read: colour from `--color` and the
+/// environment, verbosity from `-q`/`-v`. Commands refine the colour once the configuration is known.
+pub fn early_ui<'a>(repo: &crate::cli::RepoArgs, env: &Env, stderr: &'a mut dyn Write) -> Ui<'a> {
+    let color = crate::config::color_enabled(
+        repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
+        env,
+        env.stderr_is_terminal,
+    );
+    Ui::new(stderr, color, repo.verbosity(), env.stderr_is_terminal)
+}
+
 /// A request must say something.
 pub fn check_request(request: Option<&str>) -> Result<&str, Error> {
     match request.map(str::trim) {

@@ -17,12 +17,7 @@ use super::{check_request, pack_walked, prepare_pack, report_packing, report_sec
 
 pub fn run(args: &PackArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
-    let color = crate::config::color_enabled(
-        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
-        env,
-        env.stderr_is_terminal,
-    );
-    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
+    let mut ui = super::early_ui(&args.repo, env, stderr);
     match pack(args, env, stdout, &mut ui) {
         Ok(outcome) => outcome.exit_code(),
         Err(e) => {

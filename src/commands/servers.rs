@@ -12,7 +12,7 @@ use crate::env::Env;
 use crate::error::Error;
 use crate::model::detect::{self, Found};
 use crate::runlog::{self, RunLog};
-use crate::ui::{self, Ui};
+use crate::ui;
 
 #[derive(Serialize)]
 struct Listed {
@@ -24,12 +24,7 @@ struct Listed {
 
 pub fn run(args: &ServersArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
-    let color = crate::config::color_enabled(
-        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
-        env,
-        env.stderr_is_terminal,
-    );
-    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
+    let mut ui = super::early_ui(&args.repo, env, stderr);
     match servers(args, env, stdout) {
         Ok(code) => code,
         Err(e) => {

@@ -87,13 +87,8 @@ pub fn run_again(args: &crate::cli::AgainArgs, env: &Env, io: Io<'_>) -> u8 {
 
 pub fn run_job(job: &Job<'_>, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
-    let color = crate::config::color_enabled(
-        job.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
-        env,
-        env.stderr_is_terminal,
-    );
     let mut report = Report::default();
-    let mut ui = Ui::new(stderr, color, job.repo.verbosity(), env.stderr_is_terminal);
+    let mut ui = super::early_ui(job.repo, env, stderr);
     let result = single_pass(job, env, stdout, &mut ui, &mut report);
     finish(result, job.outcome.json, report, stdout, &mut ui)
 }

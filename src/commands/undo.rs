@@ -13,12 +13,7 @@ use super::finish;
 
 pub fn run(args: &UndoArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
-    let color = crate::config::color_enabled(
-        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
-        env,
-        env.stderr_is_terminal,
-    );
-    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
+    let mut ui = super::early_ui(&args.repo, env, stderr);
     let result = undo(args, env, &mut ui);
     finish(result, false, Report::default(), stdout, &mut ui)
 }

@@ -28,11 +28,6 @@ const SETTLE: Duration = Duration::from_millis(1500);
 
 pub fn run(args: &WarmArgs, env: &Env, io: Io<'_>) -> u8 {
     let Io { stdout, stderr, .. } = io;
-    let color = crate::config::color_enabled(
-        args.repo.color.unwrap_or(crate::cli::ColorChoice::Auto),
-        env,
-        env.stderr_is_terminal,
-    );
     let job = Job {
         request: match &args.request {
             Some(r) => Request::Given(Some(r)),
@@ -49,7 +44,7 @@ pub fn run(args: &WarmArgs, env: &Env, io: Io<'_>) -> u8 {
         outcome: &args.outcome,
     };
     let mut report = Report::default();
-    let mut ui = Ui::new(stderr, color, args.repo.verbosity(), env.stderr_is_terminal);
+    let mut ui = super::early_ui(&args.repo, env, stderr);
     let result = warm(&job, args.watch, env, &mut ui, &mut report);
     finish(result, args.outcome.json, report, stdout, &mut ui)
 }

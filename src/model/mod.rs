@@ -310,6 +310,31 @@ pub enum Head {
     Failed(ModelError),
 }
 
+/// POST one streaming chat request to `url` (the bearer key when configured, no overall timeout) and wait
+/// for its headers; an error status is mapped with this server's context (overflow, unknown model, …).
+pub fn post_chat(
+    server: &Server,
+    url: &str,
+    body: &serde_json::Value,
+    prompt_estimate: usize,
+) -> Result<feed::Watched<Head>, ModelError> {
+    let client = http_client(Duration::from_secs(10), None);
+    let mut request = client.post(url).json(body);
+    if let Some(key) = &server.api_key {
+        request = request.bearer_auth(key);
+    }
+    open_stream(request, url, server.limits, |status, text| {
+        openai::http_error(
+            status,
+            url,
+            text,
+            prompt_estimate,
+            server.context_window,
+            &server.model,
+        )
+    })
+}
+
 /// Send `request` on a watched worker thread and wait (with the prefill deadline) for its headers. On a 2xx
 /// the returned feed yields the body's lines; a redirect is refused (never followed); any other status is
 /// mapped by `on_status(status, body)`.

@@ -9,9 +9,8 @@ use serde_json::{Value, json};
 
 use super::detect::{Found, ModelInfo};
 use super::feed::{Lines, Phase, StreamLimits};
-use super::openai::http_error;
 use super::{
-    Event, ModelError, Reply, Server, ServerSettings, Stats, http_client, open_stream, token_cap,
+    Event, ModelError, Reply, Server, ServerSettings, Stats, http_client, post_chat, token_cap,
 };
 use crate::config::DEFAULT_CONTEXT;
 use crate::prompt::Prompt;
@@ -176,22 +175,8 @@ pub fn chat(
             "temperature": server.temperature,
         },
     });
-    let client = http_client(Duration::from_secs(10), None);
-    let mut request = client.post(&url).json(&body);
-    if let Some(key) = &server.api_key {
-        request = request.bearer_auth(key);
-    }
     let start = Instant::now();
-    let mut feed = open_stream(request, &url, server.limits, |status, text| {
-        http_error(
-            status,
-            &url,
-            text,
-            prompt_estimate,
-            server.context_window,
-            &server.model,
-        )
-    })?;
+    let mut feed = post_chat(server, &url, &body, prompt_estimate)?;
     on_event(Event::Accepted);
     read_lines(&mut feed, server.limits, max_tokens, start, on_event)
 }

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::feed::{FeedError, Lines, Phase, ReaderLines, StreamLimits};
 use super::stream::{self, Chunk, ChunkError, SseDecoder, SseEvent};
-use super::{Event, ModelError, Reply, Server, ServerKind, http_client, open_stream, token_cap};
+use super::{Event, ModelError, Reply, Server, ServerKind, http_client, post_chat, token_cap};
 use crate::prompt::Prompt;
 
 /// The request body. llama.cpp gets its extras: keep the prompt in the cache and report prefill progress.
@@ -38,24 +38,13 @@ pub fn chat(
     on_event: &mut dyn FnMut(Event),
 ) -> Result<Reply, ModelError> {
     let url = format!("{}/chat/completions", server.api);
-    let client = http_client(Duration::from_secs(10), None);
-    let mut request = client
-        .post(&url)
-        .json(&request_body(server, prompt, max_tokens));
-    if let Some(key) = &server.api_key {
-        request = request.bearer_auth(key);
-    }
     let start = Instant::now();
-    let mut feed = open_stream(request, &url, server.limits, |status, body| {
-        http_error(
-            status,
-            &url,
-            body,
-            prompt_estimate,
-            server.context_window,
-            &server.model,
-        )
-    })?;
+    let mut feed = post_chat(
+        server,
+        &url,
+        &request_body(server, prompt, max_tokens),
+        prompt_estimate,
+    )?;
     on_event(Event::Accepted);
     read_lines(&mut feed, server.limits, max_tokens, start, on_event)
 }
