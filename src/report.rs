@@ -69,30 +69,15 @@ pub struct Estimate {
 /// The metrics of the request, normalised across servers; null where the server did not say.
 #[derive(Debug, Default, Serialize)]
 pub struct Metrics {
-    pub prompt_tokens: Option<u64>,
-    pub cached_tokens: Option<u64>,
-    pub prefill_ms: Option<f64>,
-    pub prefill_tps: Option<f64>,
-    pub ttft_ms: Option<f64>,
-    pub generated_tokens: Option<u64>,
-    pub generation_tps: Option<f64>,
-    pub load_ms: Option<f64>,
-    pub total_ms: f64,
+    #[serde(flatten)]
+    pub stats: Stats,
     pub finish_reason: Option<String>,
 }
 
 impl Metrics {
     pub fn of(stats: &Stats, finish_reason: Option<String>) -> Metrics {
         Metrics {
-            prompt_tokens: stats.prompt_tokens,
-            cached_tokens: stats.cached_tokens,
-            prefill_ms: stats.prefill_ms,
-            prefill_tps: stats.prefill_tps,
-            ttft_ms: stats.ttft_ms,
-            generated_tokens: stats.generated_tokens,
-            generation_tps: stats.generation_tps,
-            load_ms: stats.load_ms,
-            total_ms: stats.total_ms,
+            stats: stats.clone(),
             finish_reason,
         }
     }

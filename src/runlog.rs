@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::env::Env;
+use crate::model::Stats;
 
 /// Records kept when the log is compacted.
 const KEEP: usize = 500;
@@ -28,15 +29,9 @@ pub struct RunRecord {
     pub estimate_tokens: usize,
     /// The server's exact count before sending, where it can count.
     pub exact_tokens: Option<usize>,
-    pub prompt_tokens: Option<u64>,
-    pub cached_tokens: Option<u64>,
-    pub prefill_ms: Option<f64>,
-    pub prefill_tps: Option<f64>,
-    pub ttft_ms: Option<f64>,
-    pub generated_tokens: Option<u64>,
-    pub generation_tps: Option<f64>,
-    pub load_ms: Option<f64>,
-    pub total_ms: f64,
+    /// What the server reported (the same keys as the run report's `metrics`).
+    #[serde(flatten)]
+    pub stats: Stats,
     pub outcome: String,
 }
 
@@ -44,12 +39,12 @@ impl RunRecord {
     /// Prompt tokens processed per second: the server's figure, else the processed tokens over the client's
     /// time to first token (an underestimate, as it includes generating that token).
     pub fn measured_prefill_tps(&self) -> Option<f64> {
-        if let Some(tps) = self.prefill_tps {
+        let stats = &self.stats;
+        if let Some(tps) = stats.prefill_tps {
             return Some(tps);
         }
-        let processed =
-            self.prompt_tokens? - self.cached_tokens.unwrap_or(0).min(self.prompt_tokens?);
-        let ms = self.prefill_ms.or(self.ttft_ms)?;
+        let processed = stats.processed_tokens()?;
+        let ms = stats.prefill_ms.or(stats.ttft_ms)?;
         (ms > 0.0 && processed >= 64).then(|| processed as f64 / (ms / 1000.0))
     }
 }
@@ -165,7 +160,7 @@ pub fn token_ratio(records: &[RunRecord], api: &str, model: &str) -> Option<f64>
                 let real = r
                     .exact_tokens
                     .map(|n| n as f64)
-                    .or(r.prompt_tokens.map(|n| n as f64))?;
+                    .or(r.stats.prompt_tokens.map(|n| n as f64))?;
                 Some(real / r.estimate_tokens as f64)
             })
             .filter(|ratio| (0.3..=3.0).contains(ratio))
@@ -182,8 +177,11 @@ mod tests {
             api: "http://127.0.0.1:8080/v1".into(),
             model: model.into(),
             estimate_tokens: estimate,
-            prompt_tokens: Some(prompt),
-            prefill_tps,
+            stats: Stats {
+                prompt_tokens: Some(prompt),
+                prefill_tps,
+                ..Stats::default()
+            },
             ..RunRecord::default()
         }
     }
@@ -206,12 +204,28 @@ mod tests {
     #[test]
     fn speed_from_client_time_when_the_server_is_silent() {
         let r = RunRecord {
-            prompt_tokens: Some(2000),
-            cached_tokens: Some(1000),
-            ttft_ms: Some(2000.0),
+            stats: Stats {
+                prompt_tokens: Some(2000),
+                cached_tokens: Some(1000),
+                ttft_ms: Some(2000.0),
+                ..Stats::default()
+            },
             ..RunRecord::default()
         };
         assert_eq!(r.measured_prefill_tps(), Some(500.0));
+    }
+
+    #[test]
+    fn a_record_is_flat_json_with_the_report_keys() {
+        let line = r#"{"time":1,"kind":"llama.cpp","api":"a","model":"m","context_window":8192,"estimate_tokens":900,"exact_tokens":null,"prompt_tokens":1000,"cached_tokens":10,"prefill_ms":500.0,"prefill_tps":1980.0,"ttft_ms":520.0,"generated_tokens":5,"generation_tps":30.0,"load_ms":null,"total_ms":700.0,"outcome":"some(applied)"}"#;
+        let r: RunRecord = serde_json::from_str(line).unwrap();
+        assert_eq!(r.stats.prompt_tokens, Some(1000));
+        assert_eq!(r.measured_prefill_tps(), Some(1980.0));
+        let back: serde_json::Value = serde_json::to_value(&r).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(line).unwrap()
+        );
     }
 
     #[test]

@@ -490,15 +490,7 @@ fn single_pass(
             context_window: server.context_window,
             estimate_tokens: ((packed.prompt_tokens as f64) / token_ratio).round() as usize,
             exact_tokens: exact,
-            prompt_tokens: reply.stats.prompt_tokens,
-            cached_tokens: reply.stats.cached_tokens,
-            prefill_ms: reply.stats.prefill_ms,
-            prefill_tps: reply.stats.prefill_tps,
-            ttft_ms: reply.stats.ttft_ms,
-            generated_tokens: reply.stats.generated_tokens,
-            generation_tps: reply.stats.generation_tps,
-            load_ms: reply.stats.load_ms,
-            total_ms: reply.stats.total_ms,
+            stats: reply.stats.clone(),
             outcome: format!("{:?}", outcome.as_ref().ok()).to_lowercase(),
         };
         if let Err(e) = log.append(&record) {

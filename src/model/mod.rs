@@ -148,8 +148,10 @@ impl Reply {
     }
 }
 
-/// Metrics of one request; `None` where the server did not say (never a made-up zero).
-#[derive(Debug, Clone, Default, Serialize)]
+/// Metrics of one request; `None` where the server did not say (never a made-up zero). The same record is
+/// printed in the run report and kept in the run log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Stats {
     pub prompt_tokens: Option<u64>,
     pub cached_tokens: Option<u64>,

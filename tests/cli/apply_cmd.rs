@@ -18,14 +18,22 @@ fn applies_a_reply_from_a_file() {
 fn applies_a_reply_from_stdin_in_another_directory() {
     let case = hello();
     let repo = case.path().to_str().unwrap().to_string();
-    let other = tempfile::tempdir().unwrap();
+    let elsewhere = tempfile::tempdir().unwrap();
     let run = case
+        .cwd_outside(elsewhere.path())
         .args(&["apply", "-y", "--repo", &repo, "-"])
         .stdin(ADD_VERBOSE_REPLY)
         .run()
         .status(0)
         .file("src/main.rs", HELLO_MAIN_VERBOSE);
-    drop((run, other));
+    assert!(
+        std::fs::read_dir(elsewhere.path())
+            .unwrap()
+            .next()
+            .is_none(),
+        "nothing is written where onepass was run from"
+    );
+    drop(run);
 }
 
 #[test]

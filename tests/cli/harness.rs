@@ -132,6 +132,12 @@ impl Case {
         self
     }
 
+    /// Run from a directory outside the repository.
+    pub fn cwd_outside(mut self, dir: &std::path::Path) -> Case {
+        self.cwd = Some(dir.to_path_buf());
+        self
+    }
+
     /// Run inside a pseudo-terminal (util-linux `script`), typing stdin into it.
     pub fn in_terminal(mut self) -> Case {
         self.pty = true;

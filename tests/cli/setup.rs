@@ -103,9 +103,8 @@ fn config_shows_values_and_where_they_come_from() {
 }
 
 #[test]
-fn config_flags_win_over_everything() {
-    // `config` reads the same layers as every command; a flag given to a command wins (see config.rs tests
-    // for the merge). Here: the environment beats the repository file.
+fn config_the_environment_beats_the_repository_file() {
+    // `config` reads the same layers as every command (flags over everything: see the test above).
     let run = hello()
         .file("onepass.toml", "color = \"always\"\n")
         .env("ONEPASS_COLOR", "never")
