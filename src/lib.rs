@@ -5,6 +5,7 @@
 //! commands in `commands/` string them together, and [`run`] turns the result into an exit code.
 
 pub mod apply;
+pub mod binfile;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -445,7 +445,13 @@ pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withh
             .map(|part| {
                 scope.spawn(move || {
                     part.iter()
-                        .map(|f| scan(&f.path, &f.text))
+                        .map(|f| {
+                            if f.scanned_clean {
+                                Vec::new()
+                            } else {
+                                scan(&f.path, f.text())
+                            }
+                        })
                         .collect::<Vec<_>>()
                 })
             })
@@ -457,12 +463,14 @@ pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withh
     });
     for (file, findings) in kept.iter_mut().zip(found) {
         if findings.is_empty() {
+            file.scanned_clean = true;
             continue;
         }
-        file.text = redact(&file.text, &findings);
         // The blob id (from git's index) named the unredacted file: the pack cache must key this text by
-        // its own id, or an outline cached from an unredacted run could carry the secret back in.
-        file.blob = None;
+        // its own id, or an outline cached from an unredacted run could carry the secret back in
+        // (`set_text` forgets it).
+        let redacted = redact(file.text(), &findings);
+        file.set_text(redacted);
         out.redactions
             .extend(findings.into_iter().map(|f| Redaction {
                 path: file.path.clone(),
@@ -480,11 +488,10 @@ mod tests {
 
     #[test]
     fn withholding_a_walk() {
-        let cand = |path: &str, text: &str| Candidate {
-            path: path.into(),
-            text: text.into(),
-            blob: Some([7; 20]),
-            modified: None,
+        let cand = |path: &str, text: &str| {
+            let mut file = Candidate::new(path, text);
+            file.blob = Some([7; 20]);
+            file
         };
         let mut files = vec![
             cand(".env", "A=1\n"),
@@ -503,8 +510,11 @@ mod tests {
         assert_eq!(files.len(), 2);
         assert_eq!(skipped[0].path, ".env");
         assert!(matches!(skipped[0].reason, SkipReason::Secret { .. }));
-        assert_eq!(files[0].text, "password: \"[REDACTED:assignment]\"\n");
-        assert_eq!(files[1].text, "fn main() {}\n");
+        assert_eq!(files[0].text(), "password: \"[REDACTED:assignment]\"\n");
+        assert_eq!(files[1].text(), "fn main() {}\n");
+        // What the scan found clean is not scanned again; what it redacted is not marked clean.
+        assert!(files[1].scanned_clean);
+        assert!(!files[0].scanned_clean);
         assert_eq!(withheld.files.len(), 1);
         assert_eq!(
             withheld.redactions,

@@ -49,6 +49,9 @@ pub fn check_request(request: Option<&str>) -> Result<&str, Error> {
 /// The walked candidates with the pinned paths resolved.
 pub struct Walked {
     pub walk: Walk,
+    /// The snapshot the walk started from, and where it is kept (`None` outside a git repository).
+    pub snapshot: crate::repo::snapshot::Snapshot,
+    pub snapshot_path: Option<std::path::PathBuf>,
     pub pinned: std::collections::BTreeSet<String>,
     /// Secret files left out and secrets redacted (empty with `--allow-secrets`).
     pub withheld: Withheld,
@@ -57,7 +60,11 @@ pub struct Walked {
 /// Walk, resolve the pins, then withhold secrets (pinned files too) unless they are allowed.
 pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Error> {
     let options = cfg.walk_options();
-    let mut walk = walk::walk(&cfg.root, &options)?;
+    let snapshot_path = git2::Repository::open(&cfg.root)
+        .ok()
+        .map(|repo| crate::repo::snapshot::location(repo.path()));
+    let snapshot = crate::repo::snapshot::load(snapshot_path.as_deref());
+    let mut walk = walk::walk(&cfg.root, &options, &snapshot)?;
     let mut pinned =
         crate::pack::resolve_pins(&cfg.root, &env.cwd, pins, &mut walk, options.max_file_size)?;
     let withheld = if cfg.allow_secrets() {
@@ -70,6 +77,8 @@ pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Err
     }
     Ok(Walked {
         walk,
+        snapshot,
+        snapshot_path,
         pinned,
         withheld,
     })
@@ -201,8 +210,10 @@ pub fn pack_walked(
             .files
             .iter()
             .map(|f| {
-                let modified = f.modified?;
-                crate::repo::signals::known_blob(stat, &f.path, f.text.len() as u64, modified)
+                let seen = f.stat?;
+                f.blob.or_else(|| {
+                    crate::repo::signals::known_blob(stat, &f.path, f.bytes, seen.mtime)
+                })
             })
             .collect()
     };
@@ -220,6 +231,7 @@ pub fn pack_walked(
     let started = std::time::Instant::now();
     // A cache that cannot be written only costs time on the next run.
     let _ = crate::pack::cache::save(location.as_deref(), cache);
+    save_snapshot(walked, &packed.ids);
     packed
         .timings_ms
         .insert("git_facts_and_cache_load", *prepare_ms);
@@ -228,6 +240,41 @@ pub fn pack_walked(
         .timings_ms
         .insert("cache_save", started.elapsed().as_secs_f64() * 1000.0);
     Ok(packed)
+}
+
+/// Record what this walk learned from reading files, for the next walk to skip reading them; nothing is
+/// written when nothing changed. Redacted files are left out (their blob id names the redacted text).
+fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
+    use crate::repo::snapshot::{Seen, Snapshot};
+    let (Some(path), Some(started)) = (&walked.snapshot_path, walked.walk.started) else {
+        return;
+    };
+    let redacted: std::collections::HashSet<&str> = walked
+        .withheld
+        .redactions
+        .iter()
+        .map(|r| r.path.as_str())
+        .collect();
+    let mut next = Snapshot::new(started);
+    for (file, id) in walked.walk.files.iter().zip(ids) {
+        if let Some(stat) = file.stat
+            && !redacted.contains(file.path.as_str())
+        {
+            let seen = Seen::Text {
+                blob: *id,
+                clean: file.scanned_clean,
+            };
+            next.files.insert(file.path.clone(), (stat, seen));
+        }
+    }
+    for (path, stat, seen) in &walked.walk.learned {
+        next.files.insert(path.clone(), (*stat, *seen));
+    }
+    if walked.walk.reused == next.files.len() && next.files == walked.snapshot.files {
+        return;
+    }
+    // A snapshot that cannot be written only costs time on the next run.
+    let _ = crate::repo::snapshot::save(path, &next);
 }
 
 /// Tell the user what was packed and what was left out.

@@ -106,6 +106,10 @@ fn pack(
             "ranking": packed.ranking,
             "totals": {
                 "candidates": walked.walk.files.len(),
+                "walk_reused": walked.walk.reused,
+                "walk_read": walked.walk.files.iter().filter(|f| f.stat.is_some()).count()
+                    + walked.walk.learned.len()
+                    - walked.walk.reused,
                 "whole": packed.files.len(),
                 "whole_tokens": packed.files.iter().map(|f| f.tokens).sum::<usize>(),
                 "outlined": packed.outlined.len(),

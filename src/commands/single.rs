@@ -227,7 +227,7 @@ pub fn prepare(
                         .borrow_mut()
                         .merge(crate::secrets::withhold(&mut files, &mut skipped));
                 }
-                files.pop().map(|c| c.text)
+                files.pop().map(walk::Candidate::into_text)
             };
             let rebuilt = session::rebuild(&previous, &request, &templates, &read)?;
             withheld = found.into_inner();
@@ -296,7 +296,7 @@ fn reply_format(
                     .files
                     .iter()
                     .find(|f| f.path == path)
-                    .map_or(usize::MAX, |f| f.text.lines().count())
+                    .map_or(usize::MAX, |f| f.text().lines().count())
             };
             let small = !packed.files.is_empty()
                 && packed
@@ -340,6 +340,7 @@ fn packed_from_session(
         omitted: Vec::new(),
         skipped: Vec::new(),
         ranking: Vec::new(),
+        ids: Vec::new(),
         budget: limits
             .budget
             .unwrap_or(limits.context.saturating_sub(limits.reply_reserve)),

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::rank::FileIndex;
+use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
@@ -223,7 +224,7 @@ impl Cache {
 
     /// Parse a saved cache; `None` for anything not written by this version.
     pub fn from_bytes(bytes: &[u8]) -> Option<Cache> {
-        let mut r = Reader { bytes, at: 0 };
+        let mut r = Reader::new(bytes);
         if r.take(8)? != MAGIC || r.u32()? != VERSION {
             return None;
         }
@@ -291,7 +292,7 @@ impl Cache {
                 )
             })
             .collect();
-        (r.at == bytes.len()).then(|| Cache {
+        r.done().then(|| Cache {
             loaded: entries,
             counts,
             ..Cache::default()
@@ -305,23 +306,6 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 
 fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
-}
-
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
-}
-
-impl Reader<'_> {
-    fn take(&mut self, n: usize) -> Option<&[u8]> {
-        let end = self.at.checked_add(n)?;
-        let slice = self.bytes.get(self.at..end)?;
-        self.at = end;
-        Some(slice)
-    }
-    fn u32(&mut self) -> Option<u32> {
-        Some(u32::from_le_bytes(self.take(4)?.try_into().ok()?))
-    }
 }
 
 /// Where the cache of the repository at `root` lives: `.git/onepass/`, found through git (worktrees and
@@ -344,12 +328,7 @@ pub fn save(path: Option<&Path>, cache: &Cache) -> std::io::Result<()> {
     if !cache.needs_saving() {
         return Ok(());
     }
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, cache.to_bytes())?;
-    std::fs::rename(&tmp, path)
+    crate::binfile::write_atomic(path, &cache.to_bytes())
 }
 
 #[cfg(test)]

@@ -150,6 +150,9 @@ pub struct Packed {
     pub cache_hits: usize,
     /// Milliseconds per stage.
     pub timings_ms: BTreeMap<&'static str, f64>,
+    /// The blob id of every candidate, by position (for the walk's snapshot).
+    #[serde(skip)]
+    pub ids: Vec<BlobId>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -308,14 +311,14 @@ pub fn index_files(
         let id = f
             .blob
             .or_else(|| known.get(i).copied().flatten())
-            .unwrap_or_else(|| cache::blob_id(f.text.as_bytes()));
+            .unwrap_or_else(|| cache::blob_id(f.text().as_bytes()));
         let index = match cache.index(&id) {
             Some(index) => {
                 hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 index
             }
             None => {
-                let index = Arc::new(rank::index(&f.text));
+                let index = Arc::new(rank::index(f.text()));
                 cache.update(id, |e| e.index = Some(Arc::clone(&index)));
                 index
             }
@@ -421,7 +424,7 @@ pub fn pack(
     let mut so_far = 0usize;
     for (r, s) in ranked.iter().enumerate() {
         let f = &files[s.index];
-        let est = estimate(f.text.len());
+        let est = estimate(f.bytes as usize);
         if pinned.contains(&f.path) || so_far < window_tokens {
             to_count.push(r);
             if !pinned.contains(&f.path) {
@@ -436,7 +439,7 @@ pub fn pack(
             count_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return t as usize;
         }
-        let t = counter.count(&files[i].text);
+        let t = counter.count(files[i].text());
         cache.update(ids[i], |e| e.tokens = Some(t.min(u32::MAX as usize) as u32));
         t
     });
@@ -452,12 +455,12 @@ pub fn pack(
             // Exact counts for the files that may be packed, estimates for the rest (their path too).
             let (body, path) = match t {
                 Some(t) => (*t, counter.count_memo(&f.path, cache)),
-                None => (estimate(f.text.len()), estimate(f.path.len())),
+                None => (estimate(f.bytes as usize), estimate(f.path.len())),
             };
             Item {
                 path: f.path.clone(),
                 tokens: scale(body + path + FILE_FRAMING),
-                bytes: f.text.len(),
+                bytes: f.bytes as usize,
                 pinned: pinned.contains(&f.path),
                 score: s.score,
             }
@@ -546,7 +549,7 @@ pub fn pack(
             };
             return saved.map(|text| (text, method));
         }
-        let made = outline::outline(&files[i].path, &files[i].text);
+        let made = outline::outline(&files[i].path, files[i].text());
         cache.update(ids[i], |e| {
             e.outline = Some(made.as_ref().map(|(t, _)| t.clone()))
         });
@@ -603,7 +606,7 @@ pub fn pack(
     let blocks: Vec<FileBlock<'_>> = fit
         .included
         .iter()
-        .map(|&r| FileBlock::new(&files[ranked[r].index].path, &files[ranked[r].index].text))
+        .map(|&r| FileBlock::new(&files[ranked[r].index].path, files[ranked[r].index].text()))
         .collect();
     let outline_blocks: Vec<OutlineBlock<'_>> = outlined
         .iter()
@@ -717,6 +720,7 @@ pub fn pack(
         counted: to_count.len(),
         cache_hits: index_hits + count_hits.into_inner(),
         timings_ms: timings,
+        ids,
     })
 }
 
@@ -735,12 +739,7 @@ mod tests {
     use super::*;
 
     fn cand(path: &str, text: &str) -> Candidate {
-        Candidate {
-            path: path.into(),
-            text: text.into(),
-            blob: None,
-            modified: None,
-        }
+        Candidate::new(path, text)
     }
 
     #[test]

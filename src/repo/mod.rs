@@ -1,6 +1,7 @@
 //! The repository on disk: which files are candidates for the prompt, and read access for validation.
 
 pub mod signals;
+pub mod snapshot;
 pub mod walk;
 
 use std::path::{Component, Path, PathBuf};

@@ -29,16 +29,9 @@ pub type IndexStat = HashMap<String, Stat>;
 
 /// The blob id of a file whose size and modification time are those git's index recorded, without hashing
 /// it: git's own shortcut.
-pub fn known_blob(
-    stat: &IndexStat,
-    path: &str,
-    size: u64,
-    modified: std::time::SystemTime,
-) -> Option<[u8; 20]> {
+pub fn known_blob(stat: &IndexStat, path: &str, size: u64, mtime: (i64, u32)) -> Option<[u8; 20]> {
     let recorded = stat.get(path)?;
-    let mtime = modified.duration_since(std::time::UNIX_EPOCH).ok()?;
-    let same = recorded.size == size % (1 << 32)
-        && recorded.mtime == (mtime.as_secs() as i64, mtime.subsec_nanos());
+    let same = recorded.size == size % (1 << 32) && recorded.mtime == mtime;
     same.then_some(recorded.blob)
 }
 
@@ -85,11 +78,56 @@ fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
         }
         facts.tracked = Some(tracked);
     }
-    let Ok(mut walk) = repo.revwalk() else {
+    // The history facts depend on HEAD alone: kept in `.git/onepass/` by its commit id.
+    let Some(head) = repo.head().ok().and_then(|h| h.target()) else {
         return facts;
     };
-    if walk.push_head().is_err() {
+    let saved_at = repo.path().join("onepass").join(HISTORY_FILE);
+    if let Some(saved) = std::fs::read(&saved_at)
+        .ok()
+        .and_then(|bytes| serde_json::from_slice::<History>(&bytes).ok())
+        .filter(|h| h.head == head.to_string() && h.depth == HISTORY)
+    {
+        facts.recent = saved.recent;
+        facts.commits = saved.commits;
         return facts;
+    }
+    history(&repo, head, &mut facts);
+    let saved = History {
+        head: head.to_string(),
+        depth: HISTORY,
+        recent: std::mem::take(&mut facts.recent),
+        commits: std::mem::take(&mut facts.commits),
+    };
+    // A cache that cannot be written only costs time on the next run.
+    if let Ok(json) = serde_json::to_vec(&saved) {
+        let _ = std::fs::create_dir_all(saved_at.with_file_name(""))
+            .and_then(|()| std::fs::write(saved_at.with_extension("tmp"), json))
+            .and_then(|()| std::fs::rename(saved_at.with_extension("tmp"), &saved_at));
+    }
+    facts.recent = saved.recent;
+    facts.commits = saved.commits;
+    facts
+}
+
+/// Where the history facts of a HEAD are kept.
+const HISTORY_FILE: &str = "history-v1.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct History {
+    head: String,
+    depth: usize,
+    recent: HashMap<String, f64>,
+    commits: Vec<Vec<String>>,
+}
+
+/// Recently changed files and the commits' file lists, from the last [`HISTORY`] commits up to `head`.
+fn history(repo: &Repository, head: git2::Oid, facts: &mut GitFacts) {
+    let Ok(mut walk) = repo.revwalk() else {
+        return;
+    };
+    if walk.push(head).is_err() {
+        return;
     }
     let _ = walk.set_sorting(Sort::TIME);
     for (age, oid) in walk.take(HISTORY).enumerate() {
@@ -124,7 +162,6 @@ fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
             facts.commits.push(paths);
         }
     }
-    facts
 }
 
 #[cfg(test)]
@@ -182,9 +219,35 @@ mod tests {
     }
 
     #[test]
+    fn history_is_kept_by_head_and_read_again_until_head_moves() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        commit(&repo, &[("a.rs", "1"), ("b.rs", "1")], "import");
+        commit(&repo, &[("a.rs", "2"), ("b.rs", "2")], "together");
+        let (first, _) = git_facts(dir.path());
+        let saved = repo.path().join("onepass").join(HISTORY_FILE);
+        let mut history: History = serde_json::from_slice(&std::fs::read(&saved).unwrap()).unwrap();
+        assert_eq!(history.commits, first.commits);
+        // What is saved for this HEAD is what the next run uses (marked here to tell it apart).
+        history.recent.insert("marked.rs".into(), 0.5);
+        std::fs::write(&saved, serde_json::to_vec(&history).unwrap()).unwrap();
+        let (again, _) = git_facts(dir.path());
+        assert_eq!(again.recent.get("marked.rs"), Some(&0.5));
+        // A new commit moves HEAD: the history is read from git again.
+        commit(&repo, &[("c.rs", "1"), ("a.rs", "3")], "more");
+        let (moved, _) = git_facts(dir.path());
+        assert!(!moved.recent.contains_key("marked.rs"));
+        assert_eq!(moved.commits.len(), 2);
+        // A corrupt file is ignored.
+        std::fs::write(&saved, b"{not json").unwrap();
+        let (fresh, _) = git_facts(dir.path());
+        assert_eq!(fresh.commits, moved.commits);
+    }
+
+    #[test]
     fn a_blob_is_known_only_when_size_and_mtime_match() {
         let blob = [7u8; 20];
-        let when = std::time::UNIX_EPOCH + std::time::Duration::new(1_700_000_000, 5);
+        let when = (1_700_000_000, 5);
         let mut stat = IndexStat::new();
         stat.insert(
             "a.rs".into(),
@@ -196,7 +259,7 @@ mod tests {
         );
         assert_eq!(known_blob(&stat, "a.rs", 10, when), Some(blob));
         assert_eq!(known_blob(&stat, "a.rs", 11, when), None);
-        let later = when + std::time::Duration::from_nanos(1);
+        let later = (1_700_000_000, 6);
         assert_eq!(known_blob(&stat, "a.rs", 10, later), None);
         assert_eq!(known_blob(&stat, "b.rs", 10, when), None);
     }

@@ -1,9 +1,13 @@
 //! Lists the candidate files of the repository with `ignore` (gitignore, .git/info/exclude, global excludes,
 //! `.onepassignore`), reading them in parallel; every file it passes over for its content is recorded with a
-//! reason (binary, too large, lock file, minified, generated, not UTF-8, unreadable).
+//! reason (binary, too large, lock file, minified, generated, not UTF-8, unreadable). A file whose stat data
+//! matches the last walk's [`Snapshot`] is not read: what reading it showed is known, and its text is read
+//! only if packing needs it.
 
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use super::snapshot::{FileStat, Seen, Snapshot};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{WalkBuilder, WalkState};
@@ -19,16 +23,82 @@ pub struct WalkOptions {
     pub exclude: Vec<String>,
 }
 
-/// A text file that may go into the prompt.
+/// A text file that may go into the prompt. Its text is either read by the walk or, for a file the last walk
+/// already read and that has not changed since, read on first use.
 #[derive(Debug, Clone)]
 pub struct Candidate {
     /// Repo-relative, '/'-separated.
     pub path: String,
-    pub text: String,
+    text: OnceLock<String>,
+    /// Where to read the text from when it was not read by the walk.
+    source: Option<PathBuf>,
+    /// Size in bytes.
+    pub bytes: u64,
     /// The git blob id of the text, when already known (it is computed when needed otherwise).
     pub blob: Option<[u8; 20]>,
-    /// When the file was last modified, as the walk saw it (to compare with git's index).
-    pub modified: Option<std::time::SystemTime>,
+    /// The stat data the walk saw (to compare with git's index and the next walk's snapshot).
+    pub stat: Option<FileStat>,
+    /// The secret scan already found nothing in this content (known from the snapshot, or set by the scan).
+    pub scanned_clean: bool,
+}
+
+impl Candidate {
+    /// A candidate whose text is in hand.
+    pub fn new(path: impl Into<String>, text: impl Into<String>) -> Candidate {
+        let text = text.into();
+        Candidate {
+            path: path.into(),
+            bytes: text.len() as u64,
+            text: OnceLock::from(text),
+            source: None,
+            blob: None,
+            stat: None,
+            scanned_clean: false,
+        }
+    }
+
+    /// A candidate known from the snapshot, read from `source` on first use.
+    fn unread(path: String, source: PathBuf, stat: FileStat, blob: [u8; 20], clean: bool) -> Self {
+        Candidate {
+            path,
+            text: OnceLock::new(),
+            source: Some(source),
+            bytes: stat.size,
+            blob: Some(blob),
+            stat: Some(stat),
+            scanned_clean: clean,
+        }
+    }
+
+    /// The text, read now if the walk did not. A file that vanished or stopped being text since the walk
+    /// reads as empty (it changed under us; the next walk sees it as it is).
+    pub fn text(&self) -> &str {
+        self.text.get_or_init(|| {
+            self.source
+                .as_ref()
+                .and_then(|p| std::fs::read(p).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+                .unwrap_or_default()
+        })
+    }
+
+    /// The text, owned.
+    pub fn into_text(self) -> String {
+        self.text();
+        self.text.into_inner().unwrap_or_default()
+    }
+
+    /// Whether the text has been read.
+    pub fn is_read(&self) -> bool {
+        self.text.get().is_some()
+    }
+
+    /// Replace the text (a redaction): the blob id no longer names it.
+    pub fn set_text(&mut self, text: String) {
+        self.bytes = text.len() as u64;
+        self.text = OnceLock::from(text);
+        self.blob = None;
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -85,6 +155,12 @@ impl std::fmt::Display for SkipReason {
 pub struct Walk {
     pub files: Vec<Candidate>,
     pub skipped: Vec<Skipped>,
+    /// Files passed over for their content, with their stat data (for the next snapshot).
+    pub learned: Vec<(String, FileStat, Seen)>,
+    /// Files whose content checks came from the snapshot instead of reading them.
+    pub reused: usize,
+    /// When the walk started.
+    pub started: Option<std::time::SystemTime>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -116,10 +192,13 @@ const LOCK_FILES: &[&str] = &[
     "gradle.lockfile",
 ];
 
-pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
+pub fn walk(root: &Path, opts: &WalkOptions, known: &Snapshot) -> Result<Walk, WalkError> {
     let include = matcher(root, &opts.include)?;
     let exclude = matcher(root, &opts.exclude)?;
-    let found = Mutex::new(Walk::default());
+    let found = Mutex::new(Walk {
+        started: Some(std::time::SystemTime::now()),
+        ..Walk::default()
+    });
     // Directories with their own `.git` (submodules, nested clones, linked worktrees) belong to another
     // history: they are recorded and not entered.
     let nested: Arc<Mutex<Vec<String>>> = Arc::default();
@@ -181,19 +260,50 @@ pub fn walk(root: &Path, opts: &WalkOptions) -> Result<Walk, WalkError> {
             {
                 return WalkState::Continue;
             }
-            let meta = entry.metadata().ok();
-            let size = meta.as_ref().map_or(0, |m| m.len());
-            let modified = meta.and_then(|m| m.modified().ok());
-            let outcome = examine(entry.path(), &path, size, opts.max_file_size);
-            let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
+            let stat = entry.metadata().ok().map(|m| FileStat::of(&m));
+            let size = stat.map_or(0, |s| s.size);
+            if let Err(reason) = by_name(&path, size, opts.max_file_size) {
+                lock(found).skipped.push(Skipped { path, reason });
+                return WalkState::Continue;
+            }
+            if let Some(stat) = stat
+                && let Some(seen) = known.lookup(&path, &stat)
+            {
+                let mut found = lock(found);
+                found.reused += 1;
+                match seen {
+                    Seen::Text { blob, clean } => {
+                        let source = entry.into_path();
+                        found
+                            .files
+                            .push(Candidate::unread(path, source, stat, blob, clean));
+                    }
+                    other => {
+                        found.skipped.push(Skipped {
+                            path: path.clone(),
+                            reason: reason_of(other),
+                        });
+                        found.learned.push((path, stat, other));
+                    }
+                }
+                return WalkState::Continue;
+            }
+            let outcome = read_checked(entry.path(), &path, opts.max_file_size);
+            let mut found = lock(found);
             match outcome {
-                Ok(text) => found.files.push(Candidate {
-                    path,
-                    text,
-                    blob: None,
-                    modified,
-                }),
-                Err(reason) => found.skipped.push(Skipped { path, reason }),
+                Ok(text) => {
+                    let mut file = Candidate::new(path, text);
+                    file.stat = stat;
+                    found.files.push(file);
+                }
+                Err(reason) => {
+                    if let Some(seen) = seen_of(&reason)
+                        && let Some(stat) = stat
+                    {
+                        found.learned.push((path.clone(), stat, seen));
+                    }
+                    found.skipped.push(Skipped { path, reason });
+                }
             }
             WalkState::Continue
         })
@@ -215,12 +325,37 @@ pub fn read_one(root: &Path, path: &str, max_file_size: u64) -> Result<Candidate
     let meta = std::fs::metadata(&full).map_err(|e| SkipReason::Unreadable {
         message: e.to_string(),
     })?;
-    examine(&full, path, meta.len(), max_file_size).map(|text| Candidate {
-        path: path.to_string(),
-        text,
-        blob: None,
-        modified: meta.modified().ok(),
+    by_name(path, meta.len(), max_file_size)?;
+    read_checked(&full, path, max_file_size).map(|text| {
+        let mut file = Candidate::new(path, text);
+        file.stat = Some(FileStat::of(&meta));
+        file
     })
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The skip reason of a content check the snapshot remembers.
+fn reason_of(seen: Seen) -> SkipReason {
+    match seen {
+        Seen::Binary => SkipReason::Binary,
+        Seen::NotUtf8 => SkipReason::NotUtf8,
+        Seen::Minified => SkipReason::Minified,
+        Seen::Generated | Seen::Text { .. } => SkipReason::Generated,
+    }
+}
+
+/// The content checks worth remembering (the others are decided without reading, or may pass next time).
+fn seen_of(reason: &SkipReason) -> Option<Seen> {
+    match reason {
+        SkipReason::Binary => Some(Seen::Binary),
+        SkipReason::NotUtf8 => Some(Seen::NotUtf8),
+        SkipReason::Minified => Some(Seen::Minified),
+        SkipReason::Generated => Some(Seen::Generated),
+        _ => None,
+    }
 }
 
 fn matcher(root: &Path, globs: &[String]) -> Result<Gitignore, WalkError> {
@@ -266,8 +401,8 @@ fn relative(root: &Path, path: &Path) -> Option<String> {
     Some(parts?.join("/"))
 }
 
-/// Decide from the name, the size and the content whether a file is a candidate.
-fn examine(full: &Path, path: &str, size: u64, limit: u64) -> Result<String, SkipReason> {
+/// Decide from the name and the size whether a file may be a candidate.
+fn by_name(path: &str, size: u64, limit: u64) -> Result<(), SkipReason> {
     let name = path.rsplit('/').next().unwrap_or(path);
     if LOCK_FILES.contains(&name) {
         return Err(SkipReason::LockFile);
@@ -279,6 +414,12 @@ fn examine(full: &Path, path: &str, size: u64, limit: u64) -> Result<String, Ski
     if size > limit {
         return Err(SkipReason::TooLarge { bytes: size, limit });
     }
+    Ok(())
+}
+
+/// Read a file and decide from its content whether it is a candidate.
+fn read_checked(full: &Path, path: &str, limit: u64) -> Result<String, SkipReason> {
+    let name = path.rsplit('/').next().unwrap_or(path);
     let bytes = std::fs::read(full).map_err(|e| SkipReason::Unreadable {
         message: e.to_string(),
     })?;

@@ -257,26 +257,11 @@ fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
 
     let home = tempfile::tempdir().unwrap();
     let again = |root: &std::path::Path| {
-        let out = std::process::Command::new(crate::harness::BIN)
-            .current_dir(root)
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path())
-            .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
-            .args([
-                "pack",
-                "--json",
-                "--budget",
-                "4000",
-                "make the Renderer wrap at width",
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        pack_json(
+            root,
+            home.path(),
+            &["--budget", "4000", "make the Renderer wrap at width"],
+        )
     };
     let second = again(&root);
     assert!(
@@ -358,4 +343,113 @@ fn a_diff_against_an_outlined_file_is_checked_against_the_real_file() {
         .run()
         .status(1)
         .unchanged();
+}
+
+/// Issue 4: the second walk does not read files whose stat data is unchanged (their content checks, blob id
+/// and secret scan are known from `.git/onepass/walk-v1.bin`), and any change to a file is seen: new content,
+/// even with the same size and the old modification time put back.
+#[test]
+fn the_second_walk_reads_only_what_changed() {
+    let case = hello()
+        .file(
+            "src/colors.rs",
+            "pub fn palette() -> [u8; 3] { [1, 2, 3] }\n",
+        )
+        .file("assets/logo.txt", "\u{0}\u{1}binary\n")
+        .commit();
+    let root = case.path().to_path_buf();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let age = |path: &std::path::Path, when: std::time::SystemTime| {
+        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+        file.set_modified(when).unwrap();
+    };
+    for entry in walkdir(&root) {
+        age(&entry, old);
+    }
+    let home = tempfile::tempdir().unwrap();
+    let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
+    let first = pack();
+    assert_eq!(first["totals"]["walk_reused"], 0, "{}", first["totals"]);
+    let candidates = first["totals"]["candidates"].as_u64().unwrap();
+    assert!(root.join(".git/onepass/walk-v1.bin").exists());
+
+    let second = pack();
+    // Every candidate and the binary file: known, none read.
+    assert_eq!(second["totals"]["walk_read"], 0, "{}", second["totals"]);
+    assert_eq!(
+        second["totals"]["walk_reused"].as_u64().unwrap(),
+        candidates + 1
+    );
+    assert_eq!(second["files"], first["files"]);
+    assert_eq!(second["skipped"], first["skipped"]);
+
+    // Same size, old modification time put back: the change time still tells.
+    let colors = root.join("src/colors.rs");
+    std::fs::write(&colors, "pub fn palette() -> [u8; 3] { [9, 8, 7] }\n").unwrap();
+    age(&colors, old);
+    let out = std::process::Command::new(crate::harness::BIN)
+        .current_dir(&root)
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
+        .args(["pack", "change the palette colors"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("[9, 8, 7]"), "{text}");
+    assert!(!text.contains("[1, 2, 3]"), "{text}");
+    let third = pack();
+    assert_eq!(third["totals"]["walk_read"], 0, "{}", third["totals"]);
+
+    // A corrupt snapshot is ignored and rebuilt.
+    std::fs::write(
+        root.join(".git/onepass/walk-v1.bin"),
+        b"ONEPWALK\x01garbage",
+    )
+    .unwrap();
+    let fourth = pack();
+    assert_eq!(fourth["totals"]["walk_reused"], 0);
+    assert_eq!(fourth["files"], third["files"]);
+    // The edit is an uncommitted change, whether the file was read or known.
+    let dirty = |report: &serde_json::Value| report["files"].to_string().contains("uncommitted");
+    assert!(dirty(&third) && dirty(&fourth) && !dirty(&first));
+}
+
+/// `onepass pack --json ARGS` run again in an existing repository, with its own home: the report.
+fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    let out = std::process::Command::new(crate::harness::BIN)
+        .current_dir(root)
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home)
+        .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
+        .args(["pack", "--json"])
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Every regular file of the working tree, outside `.git`.
+fn walkdir(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.file_name().is_some_and(|n| n == ".git") {
+                continue;
+            }
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    out
 }

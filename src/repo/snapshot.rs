@@ -1,0 +1,251 @@
+//! What the last walk learned from reading each file, by path and stat data, kept in the repository's
+//! `.git/onepass/`: a file whose size, modification and change times and inode are those recorded is not read
+//! again (git's own shortcut for its index, extended to untracked files). The walk then only lists and stats
+//! the tree, and a file's text is read when packing needs it. A corrupt, truncated or foreign-version file is
+//! ignored, never an error; an entry recorded less than a second before the walk that wrote it is not trusted
+//! ("racily clean": it may have changed again within the same timestamp).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::binfile::Reader;
+
+const MAGIC: &[u8; 8] = b"ONEPWALK";
+/// Bump when the content checks (binary, minified, generated) or the secret rules change meaning.
+const VERSION: u32 = 1;
+const FILE_NAME: &str = "walk-v1.bin";
+/// An entry modified this close to (or after) the start of the walk that recorded it is read again.
+const RACY: Duration = Duration::from_secs(1);
+
+/// A file's stat data, as far as it tells whether the content may have changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct FileStat {
+    pub size: u64,
+    /// Modification time: seconds and nanoseconds since the epoch.
+    pub mtime: (i64, u32),
+    /// Status change time (0 where the platform has none).
+    pub ctime: (i64, u32),
+    pub ino: u64,
+}
+
+impl FileStat {
+    pub fn of(meta: &std::fs::Metadata) -> FileStat {
+        let mtime = meta.modified().map_or((0, 0), split);
+        #[cfg(unix)]
+        let (ctime, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            ((meta.ctime(), meta.ctime_nsec() as u32), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (ctime, ino) = ((0, 0), 0);
+        FileStat {
+            size: meta.len(),
+            mtime,
+            ctime,
+            ino,
+        }
+    }
+}
+
+fn split(t: SystemTime) -> (i64, u32) {
+    t.duration_since(UNIX_EPOCH)
+        .map_or((0, 0), |d| (d.as_secs() as i64, d.subsec_nanos()))
+}
+
+/// What reading a file showed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// A text candidate with this git blob id; `clean` when the secret scan found nothing in it.
+    Text {
+        blob: [u8; 20],
+        clean: bool,
+    },
+    Binary,
+    NotUtf8,
+    Minified,
+    Generated,
+}
+
+impl Seen {
+    fn tag(self) -> u8 {
+        match self {
+            Seen::Text { clean: false, .. } => 0,
+            Seen::Text { clean: true, .. } => 1,
+            Seen::Binary => 2,
+            Seen::NotUtf8 => 3,
+            Seen::Minified => 4,
+            Seen::Generated => 5,
+        }
+    }
+}
+
+/// The files of one walk, by repo-relative path.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// When the walk that recorded these entries started.
+    pub started: (i64, u32),
+    pub files: HashMap<String, (FileStat, Seen)>,
+}
+
+impl Snapshot {
+    pub fn new(started: SystemTime) -> Snapshot {
+        Snapshot {
+            started: split(started),
+            files: HashMap::new(),
+        }
+    }
+
+    /// What was seen of `path`, if its stat data is unchanged and was recorded safely before the walk.
+    pub fn lookup(&self, path: &str, stat: &FileStat) -> Option<Seen> {
+        let (recorded, seen) = self.files.get(path)?;
+        let racy_from = (self.started.0 - RACY.as_secs() as i64, self.started.1);
+        // Like git, raciness is judged on the modification time; the change time must still be equal.
+        (recorded == stat && recorded.mtime < racy_from).then_some(*seen)
+    }
+
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut entries: Vec<(&String, &(FileStat, Seen))> = self.files.iter().collect();
+        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut out = Vec::with_capacity(32 + entries.len() * 96);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&VERSION.to_le_bytes());
+        out.extend_from_slice(&self.started.0.to_le_bytes());
+        out.extend_from_slice(&self.started.1.to_le_bytes());
+        out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
+        for (path, (stat, seen)) in entries {
+            let path = path.as_bytes();
+            out.extend_from_slice(&(path.len().min(u16::MAX as usize) as u16).to_le_bytes());
+            out.extend_from_slice(&path[..path.len().min(u16::MAX as usize)]);
+            out.extend_from_slice(&stat.size.to_le_bytes());
+            out.extend_from_slice(&stat.mtime.0.to_le_bytes());
+            out.extend_from_slice(&stat.mtime.1.to_le_bytes());
+            out.extend_from_slice(&stat.ctime.0.to_le_bytes());
+            out.extend_from_slice(&stat.ctime.1.to_le_bytes());
+            out.extend_from_slice(&stat.ino.to_le_bytes());
+            out.push(seen.tag());
+            if let Seen::Text { blob, .. } = seen {
+                out.extend_from_slice(blob);
+            }
+        }
+        out
+    }
+
+    /// Parse a saved snapshot; `None` for anything not written by this version.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Snapshot> {
+        let mut r = Reader::new(bytes);
+        if r.take(8)? != MAGIC || r.u32()? != VERSION {
+            return None;
+        }
+        let started = (r.i64()?, r.u32()?);
+        let count = r.u32()? as usize;
+        let mut files = HashMap::with_capacity(count.min(1 << 22));
+        for _ in 0..count {
+            let n = usize::from(r.u16()?);
+            let path = std::str::from_utf8(r.take(n)?).ok()?.to_string();
+            let stat = FileStat {
+                size: r.u64()?,
+                mtime: (r.i64()?, r.u32()?),
+                ctime: (r.i64()?, r.u32()?),
+                ino: r.u64()?,
+            };
+            let seen = match r.take(1)?[0] {
+                tag @ (0 | 1) => Seen::Text {
+                    blob: r.take(20)?.try_into().ok()?,
+                    clean: tag == 1,
+                },
+                2 => Seen::Binary,
+                3 => Seen::NotUtf8,
+                4 => Seen::Minified,
+                5 => Seen::Generated,
+                _ => return None,
+            };
+            files.insert(path, (stat, seen));
+        }
+        r.done().then_some(Snapshot { started, files })
+    }
+}
+
+/// Where the snapshot of the repository whose git directory is `git_dir` lives.
+pub fn location(git_dir: &Path) -> PathBuf {
+    git_dir.join("onepass").join(FILE_NAME)
+}
+
+/// Load the snapshot; anything unreadable gives an empty one.
+pub fn load(path: Option<&Path>) -> Snapshot {
+    path.and_then(|p| std::fs::read(p).ok())
+        .and_then(|bytes| Snapshot::from_bytes(&bytes))
+        .unwrap_or_default()
+}
+
+/// Save the snapshot atomically (write then rename).
+pub fn save(path: &Path, snapshot: &Snapshot) -> std::io::Result<()> {
+    crate::binfile::write_atomic(path, &snapshot.to_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stat(size: u64, mtime: i64) -> FileStat {
+        FileStat {
+            size,
+            mtime: (mtime, 5),
+            ctime: (mtime, 5),
+            ino: 42,
+        }
+    }
+
+    #[test]
+    fn round_trip_and_corruption_is_ignored() {
+        let mut snap = Snapshot {
+            started: (1_000, 0),
+            files: HashMap::new(),
+        };
+        snap.files.insert(
+            "src/a.rs".into(),
+            (
+                stat(10, 900),
+                Seen::Text {
+                    blob: [7; 20],
+                    clean: true,
+                },
+            ),
+        );
+        snap.files
+            .insert("logo.txt".into(), (stat(3, 900), Seen::Binary));
+        let bytes = snap.to_bytes();
+        assert_eq!(Snapshot::from_bytes(&bytes), Some(snap.clone()));
+        for cut in [0, 7, 20, bytes.len() - 1] {
+            assert!(
+                Snapshot::from_bytes(&bytes[..cut]).is_none(),
+                "cut at {cut}"
+            );
+        }
+        let mut foreign = bytes.clone();
+        foreign[8] = 99;
+        assert!(Snapshot::from_bytes(&foreign).is_none());
+    }
+
+    #[test]
+    fn only_unchanged_entries_recorded_safely_before_the_walk_are_trusted() {
+        let mut snap = Snapshot {
+            started: (1_000, 0),
+            files: HashMap::new(),
+        };
+        snap.files
+            .insert("old.rs".into(), (stat(10, 900), Seen::Minified));
+        snap.files
+            .insert("racy.rs".into(), (stat(10, 999), Seen::Minified));
+        assert_eq!(snap.lookup("old.rs", &stat(10, 900)), Some(Seen::Minified));
+        // Another size, another time, another inode: read again.
+        assert_eq!(snap.lookup("old.rs", &stat(11, 900)), None);
+        assert_eq!(snap.lookup("old.rs", &stat(10, 901)), None);
+        let mut moved = stat(10, 900);
+        moved.ino = 43;
+        assert_eq!(snap.lookup("old.rs", &moved), None);
+        // Modified within a second of the walk that recorded it: it may have changed again unseen.
+        assert_eq!(snap.lookup("racy.rs", &stat(10, 999)), None);
+        assert_eq!(snap.lookup("new.rs", &stat(10, 900)), None);
+    }
+}
