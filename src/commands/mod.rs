@@ -249,6 +249,16 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
     let (Some(path), Some(started)) = (&walked.snapshot_path, walked.walk.started) else {
         return;
     };
+    // Nothing read, nothing gone, no verdict to change: the snapshot on disk is this walk's.
+    let walk = &walked.walk;
+    let recorded = walk.files.iter().filter(|f| f.stat.is_some()).count() + walk.learned.len();
+    if walk.reused == recorded
+        && walk.reused == walked.snapshot.files.len()
+        && walk.reused_unscanned == 0
+        && walked.withheld.redactions.is_empty()
+    {
+        return;
+    }
     let redacted: std::collections::HashSet<&str> = walked
         .withheld
         .redactions

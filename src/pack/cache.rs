@@ -13,7 +13,7 @@ use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 5;
+const VERSION: u32 = 6;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.
@@ -48,6 +48,10 @@ pub struct Cache {
     counts: HashMap<u64, u32>,
     counts_fresh: Mutex<HashMap<u64, u32>>,
     counts_used: Mutex<HashSet<u64>>,
+    /// Texts derived from many inputs at once (the path tree of the repository), by a key of those inputs.
+    texts: HashMap<u64, String>,
+    texts_fresh: Mutex<HashMap<u64, String>>,
+    texts_used: Mutex<HashSet<u64>>,
 }
 
 /// The key of a text in the count memo: FNV-1a over its bytes, and its length.
@@ -113,6 +117,16 @@ impl Cache {
             .insert(key, count);
     }
 
+    /// The text remembered under `key`, or `make` it and remember it.
+    pub fn text_memo(&self, key: u64, make: impl FnOnce() -> String) -> String {
+        if let Some(text) = self.texts.get(&key) {
+            lock(&self.texts_used).insert(key);
+            return text.clone();
+        }
+        let mut fresh = lock(&self.texts_fresh);
+        fresh.entry(key).or_insert_with(make).clone()
+    }
+
     /// Keep only these blobs when saving (the files of this run).
     pub fn keep_only(&self, ids: &[BlobId]) {
         *self.keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids.iter().copied().collect());
@@ -128,12 +142,7 @@ impl Cache {
 
     /// Whether saving would write anything new: entries were added, or loaded ones are no longer kept.
     pub fn needs_saving(&self) -> bool {
-        if !self
-            .fresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_empty()
-        {
+        if !lock(&self.fresh).is_empty() || !lock(&self.texts_fresh).is_empty() {
             return true;
         }
         let keep = self.keep.lock().unwrap_or_else(|e| e.into_inner());
@@ -219,6 +228,21 @@ impl Cache {
             out.extend_from_slice(&k.to_le_bytes());
             put_u32(&mut out, v);
         }
+        // The text memo: what this run made or used.
+        let used = lock(&self.texts_used);
+        let fresh = lock(&self.texts_fresh);
+        let mut texts: Vec<(&u64, &String)> = fresh
+            .iter()
+            .chain(self.texts.iter().filter(|(k, _)| used.contains(*k)))
+            .collect();
+        texts.sort_unstable_by_key(|(k, _)| **k);
+        texts.dedup_by_key(|(k, _)| **k);
+        put_u32(&mut out, texts.len() as u32);
+        for (k, text) in texts {
+            put_u64(&mut out, *k);
+            put_u32(&mut out, text.len() as u32);
+            out.extend_from_slice(text.as_bytes());
+        }
         out
     }
 
@@ -292,12 +316,24 @@ impl Cache {
                 )
             })
             .collect();
+        let n = r.u32()? as usize;
+        let mut texts = HashMap::with_capacity(n.min(1024));
+        for _ in 0..n {
+            let key = r.u64()?;
+            let len = r.u32()? as usize;
+            texts.insert(key, String::from_utf8(r.take(len)?.to_vec()).ok()?);
+        }
         r.done().then(|| Cache {
             loaded: entries,
             counts,
+            texts,
             ..Cache::default()
         })
     }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn put_u32(out: &mut Vec<u8>, v: u32) {
@@ -356,6 +392,13 @@ mod tests {
         assert!(!back.needs_saving());
         assert_eq!(back.text_count(text_key("src/a.rs")), Some(4));
         assert_eq!(back.text_count(text_key("src/b.rs")), None);
+        // A remembered text comes back without being made again; an unused one is not saved twice.
+        cache.text_memo(9, || "./: a.rs\n".into());
+        let back = Cache::from_bytes(&cache.to_bytes()).expect("parses");
+        assert_eq!(back.text_memo(9, || unreachable!()), "./: a.rs\n");
+        assert_eq!(back.text_memo(10, || "other".into()), "other");
+        let saved = Cache::from_bytes(&back.to_bytes()).expect("parses");
+        assert_eq!(saved.texts.len(), 2);
         for cut in [0, 5, 12, bytes.len() - 1] {
             assert!(Cache::from_bytes(&bytes[..cut]).is_none(), "cut at {cut}");
         }

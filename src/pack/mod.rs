@@ -477,7 +477,10 @@ pub fn pack(
         .collect();
     all_paths.sort_unstable();
     let tree_room = ((files_budget as f64 * TREE_SHARE) as usize).min(TREE_MAX_TOKENS);
-    let mut tree = outline::path_tree(&all_paths, tree_room * 3);
+    let tree_key = all_paths.iter().fold(cache::text_key(""), |h, p| {
+        (h ^ cache::text_key(p)).wrapping_mul(0x0100_0000_01b3)
+    }) ^ (tree_room as u64);
+    let mut tree = cache.text_memo(tree_key, || outline::path_tree(&all_paths, tree_room * 3));
     let mut tree_tokens = scale(counter.count_memo(&tree, cache) + FILE_FRAMING);
     if tree.is_empty() || tree_tokens > tree_room.max(1) {
         tree.clear();

@@ -767,23 +767,64 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let query = Query::parse(request);
     let n = docs.len().max(1) as f64;
     let idf_of = |df: usize| ((n - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln();
+    let word_hashes: Vec<u64> = query.words.iter().map(|w| hash_term(w)).collect();
+    let ident_hashes: Vec<u64> = query.identifiers.iter().map(|w| hash_term(w)).collect();
+    // Which words each file contains (and how often) and which named identifiers it defines, in one parallel
+    // pass: the document frequencies follow. A linear scan of each file's terms behind a bit filter: sequential reads beat a binary search per word
+    // when the terms of thirty thousand files are far apart in memory.
+    let mut filter = [0u64; 64];
+    let bit = |h: u64| ((h ^ (h >> 31)) % 4096) as usize;
+    for &h in &word_hashes {
+        filter[bit(h) / 64] |= 1 << (bit(h) % 64);
+    }
+    let seen: Vec<(Vec<u32>, u64)> = super::par_map(docs, |d| {
+        let mut tf = Vec::new();
+        if !word_hashes.is_empty() {
+            for &(h, c) in &d.index.terms {
+                let b = bit(h);
+                if filter[b / 64] & (1 << (b % 64)) != 0
+                    && let Some(k) = word_hashes.iter().position(|&w| w == h)
+                {
+                    if tf.is_empty() {
+                        tf = vec![0; word_hashes.len()];
+                    }
+                    tf[k] = c;
+                }
+            }
+        }
+        let mut idents = 0u64;
+        for (k, h) in ident_hashes.iter().enumerate().take(64) {
+            if d.index.defines.contains(h) {
+                idents |= 1 << k;
+            }
+        }
+        (tf, idents)
+    });
+    let mut word_df = vec![0usize; word_hashes.len()];
+    for (tf, _) in &seen {
+        for (k, &c) in tf.iter().enumerate() {
+            word_df[k] += usize::from(c > 0);
+        }
+    }
+    let ident_df = |k: usize| {
+        if k >= 64 {
+            return docs.len();
+        }
+        seen.iter().filter(|(_, m)| m & (1 << k) != 0).count()
+    };
     let words: Vec<(String, u64, f64)> = query
         .words
         .iter()
-        .map(|w| {
-            let h = hash_term(w);
-            let df = docs.iter().filter(|d| d.index.has(h)).count();
-            (w.clone(), h, idf_of(df))
-        })
+        .zip(&word_hashes)
+        .zip(&word_df)
+        .map(|((w, &h), &df)| (w.clone(), h, idf_of(df)))
         .collect();
     let idents: Vec<(String, u64, f64)> = query
         .identifiers
         .iter()
-        .map(|w| {
-            let h = hash_term(w);
-            let df = docs.iter().filter(|d| d.index.defines.contains(&h)).count();
-            (w.clone(), h, idf_of(df))
-        })
+        .zip(&ident_hashes)
+        .enumerate()
+        .map(|(k, (w, &h))| (w.clone(), h, idf_of(ident_df(k))))
         .collect();
     let idf_word = |h: u64| {
         words
@@ -838,7 +879,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                     s += W_STEM * idf;
                 }
             }
-            let tf = f64::from(doc.index.count(*h));
+            let tf = f64::from(seen[i].0.get(k).copied().unwrap_or(0));
             if tf > 0.0 {
                 s += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * len_norm);
             }
@@ -881,85 +922,12 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         .collect();
     let best = top.first().map_or(1.0, |&i| scores[i].score).max(1.0);
     let mut extra: Vec<(f64, Vec<Reason>)> = vec![(0.0, Vec::new()); docs.len()];
-    let keys: Vec<Vec<u64>> = docs.iter().map(|d| module_keys(d.path)).collect();
-    // Identifiers the top hits define, with their rarity (how many files use them), in one pass over every
-    // file's terms; then, per file, how much of what each top hit defines it uses.
-    let mut defined: HashMap<u64, (usize, Vec<usize>), Prehashed> = HashMap::default();
+    let links = graph_links(docs, &top, &idf_of);
     for (slot, &t) in top.iter().enumerate() {
-        for &h in &docs[t].index.defines {
-            defined.entry(h).or_default().1.push(slot);
-        }
-    }
-    for doc in docs {
-        for (h, _) in &doc.index.terms {
-            if let Some(entry) = defined.get_mut(h) {
-                entry.0 += 1;
-            }
-        }
-    }
-    let defined: HashMap<u64, (f64, Vec<usize>), Prehashed> = defined
-        .into_iter()
-        .map(|(h, (df, slots))| (h, (idf_of(df), slots)))
-        .filter(|(_, (idf, _))| *idf > 2.0)
-        .collect();
-    let uses: Vec<[f64; TOP_HITS]> = super::par_map(docs, |doc| {
-        let mut row = [0.0; TOP_HITS];
-        if !defined.is_empty() {
-            for (h, _) in &doc.index.terms {
-                if let Some((idf, slots)) = defined.get(h) {
-                    for &slot in slots {
-                        row[slot] += idf;
-                    }
-                }
-            }
-        }
-        row
-    });
-    for &t in &top {
         let hit = docs[t];
         let weight = W_GRAPH * scores[t].score;
-        // Being imported by everything (a common header, a prelude) says little about one file.
-        let importers = docs
-            .iter()
-            .filter(|d| {
-                keys[t]
-                    .iter()
-                    .any(|k| d.index.imports.binary_search(k).is_ok())
-            })
-            .count();
-        let import_strength = 1.0 / (1.0 + (1.0 + importers as f64 / 4.0).log2());
-        let slot = top.iter().position(|&x| x == t).unwrap_or(0);
-        for (f, doc) in docs.iter().enumerate() {
-            if f == t {
-                continue;
-            }
-            let mut best_link: Option<(Link, f64)> = None;
-            let mut consider = |link: Link, strength: f64| {
-                if strength > 0.0 && best_link.is_none_or(|(_, s)| strength > s) {
-                    best_link = Some((link, strength));
-                }
-            };
-            if keys[t]
-                .iter()
-                .any(|k| doc.index.imports.binary_search(k).is_ok())
-            {
-                consider(Link::Imports, import_strength);
-            }
-            if keys[f]
-                .iter()
-                .any(|k| hit.index.imports.binary_search(k).is_ok())
-            {
-                consider(Link::ImportedBy, 1.0);
-            }
-            consider(Link::UsesDefined, (uses[f][slot] / 12.0).min(0.8));
-            let defines_used = doc
-                .index
-                .defines
-                .iter()
-                .filter(|&&h| hit.index.has(h))
-                .count();
-            consider(Link::DefinesUsed, (defines_used as f64 / 4.0).min(0.8));
-            if let Some((link, strength)) = best_link {
+        for (f, row) in links.iter().enumerate() {
+            if let Some((link, strength)) = row[slot] {
                 let points = weight * strength;
                 extra[f].0 += points;
                 extra[f].1.push(Reason::Graph {
@@ -1057,6 +1025,135 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
     }
     scores
+}
+
+/// For every file, its strongest link to each top hit (by slot): it imports the hit, the hit imports it, it
+/// uses what the hit defines (weighted by rarity), or it defines what the hit uses. One parallel pass over
+/// every file's terms, with a bit filter in front of the lookups.
+fn graph_links(
+    docs: &[Doc<'_>],
+    top: &[usize],
+    idf_of: &(dyn Fn(usize) -> f64 + Sync),
+) -> Vec<[Option<(Link, f64)>; TOP_HITS]> {
+    const FILTER_BITS: u64 = 1 << 16;
+    let bit = |h: u64| ((h ^ (h >> 29)) % FILTER_BITS) as usize;
+    // Identifiers the top hits define, each with the slots defining it.
+    let mut defined: HashMap<u64, Vec<usize>, Prehashed> = HashMap::default();
+    for (slot, &t) in top.iter().enumerate() {
+        for &h in &docs[t].index.defines {
+            defined.entry(h).or_default().push(slot);
+        }
+    }
+    let mut filter = vec![0u64; (FILTER_BITS / 64) as usize];
+    for &h in defined.keys() {
+        filter[bit(h) / 64] |= 1 << (bit(h) % 64);
+    }
+    let keys: Vec<Vec<u64>> = top.iter().map(|&t| module_keys(docs[t].path)).collect();
+    // The top hits' terms, for "defines what the hit uses".
+    let hit_terms: Vec<std::collections::HashSet<u64, Prehashed>> = top
+        .iter()
+        .map(|&t| docs[t].index.terms.iter().map(|&(h, _)| h).collect())
+        .collect();
+    struct Row {
+        uses: Vec<u64>,
+        imports_hit: [bool; TOP_HITS],
+        imported_by_hit: [bool; TOP_HITS],
+        defines_used: [usize; TOP_HITS],
+    }
+    let rows: Vec<Row> = super::par_map(docs, |doc| {
+        let mut uses = Vec::new();
+        if !defined.is_empty() {
+            for &(h, _) in &doc.index.terms {
+                let b = bit(h);
+                if filter[b / 64] & (1 << (b % 64)) != 0 && defined.contains_key(&h) {
+                    uses.push(h);
+                }
+            }
+        }
+        let mut row = Row {
+            uses,
+            imports_hit: [false; TOP_HITS],
+            imported_by_hit: [false; TOP_HITS],
+            defines_used: [0; TOP_HITS],
+        };
+        let own_keys = if top.is_empty() {
+            Vec::new()
+        } else {
+            module_keys(doc.path)
+        };
+        for (slot, &t) in top.iter().enumerate() {
+            row.imports_hit[slot] = keys[slot]
+                .iter()
+                .any(|k| doc.index.imports.binary_search(k).is_ok());
+            row.imported_by_hit[slot] = own_keys
+                .iter()
+                .any(|k| docs[t].index.imports.binary_search(k).is_ok());
+            row.defines_used[slot] = doc
+                .index
+                .defines
+                .iter()
+                .filter(|h| hit_terms[slot].contains(h))
+                .count();
+        }
+        row
+    });
+    // How many files use each identifier: a rare one says more.
+    let mut df: HashMap<u64, usize, Prehashed> = HashMap::default();
+    for row in &rows {
+        for &h in &row.uses {
+            *df.entry(h).or_insert(0) += 1;
+        }
+    }
+    let idf: HashMap<u64, f64, Prehashed> = df
+        .into_iter()
+        .map(|(h, n)| (h, idf_of(n)))
+        .filter(|(_, idf)| *idf > 2.0)
+        .collect();
+    // Being imported by everything (a common header, a prelude) says little about one file.
+    let import_strength: Vec<f64> = (0..top.len())
+        .map(|slot| {
+            let importers = rows.iter().filter(|r| r.imports_hit[slot]).count();
+            1.0 / (1.0 + (1.0 + importers as f64 / 4.0).log2())
+        })
+        .collect();
+    rows.iter()
+        .enumerate()
+        .map(|(f, row)| {
+            let mut uses = [0.0; TOP_HITS];
+            for h in &row.uses {
+                if let Some(idf) = idf.get(h) {
+                    for &slot in &defined[h] {
+                        uses[slot] += idf;
+                    }
+                }
+            }
+            let mut out = [None; TOP_HITS];
+            for (slot, &t) in top.iter().enumerate() {
+                if f == t {
+                    continue;
+                }
+                let mut best: Option<(Link, f64)> = None;
+                let mut consider = |link: Link, strength: f64| {
+                    if strength > 0.0 && best.is_none_or(|(_, s)| strength > s) {
+                        best = Some((link, strength));
+                    }
+                };
+                if row.imports_hit[slot] {
+                    consider(Link::Imports, import_strength[slot]);
+                }
+                if row.imported_by_hit[slot] {
+                    consider(Link::ImportedBy, 1.0);
+                }
+                consider(Link::UsesDefined, (uses[slot] / 12.0).min(0.8));
+                consider(
+                    Link::DefinesUsed,
+                    (row.defines_used[slot] as f64 / 4.0).min(0.8),
+                );
+                out[slot] = best;
+            }
+            out
+        })
+        .collect()
 }
 
 fn round(x: f64) -> f64 {

@@ -159,6 +159,8 @@ pub struct Walk {
     pub learned: Vec<(String, FileStat, Seen)>,
     /// Files whose content checks came from the snapshot instead of reading them.
     pub reused: usize,
+    /// Of those, text files the secret scan has not yet found clean.
+    pub reused_unscanned: usize,
     /// When the walk started.
     pub started: Option<std::time::SystemTime>,
 }
@@ -273,6 +275,7 @@ pub fn walk(root: &Path, opts: &WalkOptions, known: &Snapshot) -> Result<Walk, W
                 found.reused += 1;
                 match seen {
                     Seen::Text { blob, clean } => {
+                        found.reused_unscanned += usize::from(!clean);
                         let source = entry.into_path();
                         found
                             .files
