@@ -249,10 +249,11 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
     let (Some(path), Some(started)) = (&walked.snapshot_path, walked.walk.started) else {
         return;
     };
-    // Nothing read, nothing gone, no verdict to change: the snapshot on disk is this walk's.
+    // The listing reused, nothing read, no verdict to change: the snapshot on disk is this walk's.
     let walk = &walked.walk;
     let recorded = walk.files.iter().filter(|f| f.stat.is_some()).count() + walk.learned.len();
-    if walk.reused == recorded
+    if walk.relisted
+        && walk.reused == recorded
         && walk.reused == walked.snapshot.files.len()
         && walk.reused_unscanned == 0
         && walked.withheld.redactions.is_empty()
@@ -266,6 +267,7 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
         .map(|r| r.path.as_str())
         .collect();
     let mut next = Snapshot::new(started);
+    next.layout = walk.layout.clone().unwrap_or_default();
     for (file, id) in walked.walk.files.iter().zip(ids) {
         if let Some(stat) = file.stat
             && !redacted.contains(file.path.as_str())

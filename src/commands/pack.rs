@@ -107,6 +107,7 @@ fn pack(
             "totals": {
                 "candidates": walked.walk.files.len(),
                 "walk_reused": walked.walk.reused,
+                "walk_relisted": walked.walk.relisted,
                 "walk_read": walked.walk.files.iter().filter(|f| f.stat.is_some()).count()
                     + walked.walk.learned.len()
                     - walked.walk.reused,

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::rank::FileIndex;
+use super::records::{Hashes, Terms};
 use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
@@ -193,15 +194,10 @@ impl Cache {
                 put_u32(&mut out, ix.len);
                 put_u32(&mut out, ix.bytes);
                 put_u32(&mut out, ix.terms.len() as u32);
-                for &(h, c) in &ix.terms {
-                    put_u64(&mut out, h);
-                    put_u32(&mut out, c);
-                }
+                out.extend_from_slice(ix.terms.bytes());
                 for list in [&ix.defines, &ix.imports] {
                     put_u32(&mut out, list.len() as u32);
-                    for &h in list {
-                        put_u64(&mut out, h);
-                    }
+                    out.extend_from_slice(list.bytes());
                 }
             }
             if let Some(Some(text)) = &e.outline {
@@ -248,6 +244,13 @@ impl Cache {
 
     /// Parse a saved cache; `None` for anything not written by this version.
     pub fn from_bytes(bytes: &[u8]) -> Option<Cache> {
+        Cache::from_vec(bytes.to_vec())
+    }
+
+    /// Parse a saved cache, keeping its bytes: the index data of every entry is a view into them, not a copy.
+    pub fn from_vec(bytes: Vec<u8>) -> Option<Cache> {
+        let shared = Arc::new(bytes);
+        let bytes: &[u8] = &shared;
         let mut r = Reader::new(bytes);
         if r.take(8)? != MAGIC || r.u32()? != VERSION {
             return None;
@@ -265,25 +268,13 @@ impl Cache {
                 let len = r.u32()?;
                 let bytes = r.u32()?;
                 let n = r.u32()? as usize;
-                let raw = r.take(n.checked_mul(12)?)?;
-                let terms: Vec<(u64, u32)> = raw
-                    .chunks_exact(12)
-                    .map(|c| {
-                        let (h, k) = c.split_at(8);
-                        (
-                            u64::from_le_bytes(h.try_into().unwrap_or([0; 8])),
-                            u32::from_le_bytes(k.try_into().unwrap_or([0; 4])),
-                        )
-                    })
-                    .collect();
-                let mut lists = [Vec::new(), Vec::new()];
+                let terms = Terms::view(&shared, r.at, n)?;
+                r.take(n.checked_mul(12)?)?;
+                let mut lists = [Hashes::default(), Hashes::default()];
                 for list in &mut lists {
                     let n = r.u32()? as usize;
-                    let raw = r.take(n.checked_mul(8)?)?;
-                    *list = raw
-                        .chunks_exact(8)
-                        .map(|c| u64::from_le_bytes(c.try_into().unwrap_or([0; 8])))
-                        .collect();
+                    *list = Hashes::view(&shared, r.at, n)?;
+                    r.take(n.checked_mul(8)?)?;
                 }
                 let [defines, imports] = lists;
                 e.index = Some(Arc::new(FileIndex {
@@ -354,7 +345,7 @@ pub fn location(root: &Path) -> Option<PathBuf> {
 /// Load the cache; anything unreadable gives an empty one.
 pub fn load(path: Option<&Path>) -> Cache {
     path.and_then(|p| std::fs::read(p).ok())
-        .and_then(|bytes| Cache::from_bytes(&bytes))
+        .and_then(Cache::from_vec)
         .unwrap_or_default()
 }
 

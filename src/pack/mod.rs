@@ -5,6 +5,7 @@ pub mod budget;
 pub mod cache;
 pub mod outline;
 pub mod rank;
+pub mod records;
 pub mod tokens;
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -17,6 +17,8 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
+use super::records::{Hashes, Terms};
+
 /// A 64-bit FNV-1a hash of a lower-cased term: index data stores hashes, not strings.
 pub fn hash_term(term: &str) -> u64 {
     let mut h = FNV_OFFSET;
@@ -296,25 +298,25 @@ const STOP_WORDS: &[&str] = &[
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileIndex {
     /// (term hash, occurrences), sorted by hash.
-    pub terms: Vec<(u64, u32)>,
+    pub terms: Terms,
     /// Total term occurrences: the document length for BM25.
     pub len: u32,
     /// Hashes of the identifiers the file defines (functions, types, classes, constants), sorted.
-    pub defines: Vec<u64>,
+    pub defines: Hashes,
     /// Hashes of the module path segments the file imports, sorted.
-    pub imports: Vec<u64>,
+    pub imports: Hashes,
     pub bytes: u32,
 }
 
 impl FileIndex {
     pub fn count(&self, term: u64) -> u32 {
         self.terms
-            .binary_search_by_key(&term, |&(h, _)| h)
-            .map_or(0, |i| self.terms[i].1)
+            .binary_search(&term)
+            .map_or(0, |i| self.terms.get(i).1)
     }
 
     pub fn has(&self, term: u64) -> bool {
-        self.terms.binary_search_by_key(&term, |&(h, _)| h).is_ok()
+        self.terms.contains(&term)
     }
 }
 
@@ -341,10 +343,10 @@ pub fn index(text: &str) -> FileIndex {
     imports.sort_unstable();
     imports.dedup();
     FileIndex {
-        terms,
+        terms: Terms::from_sorted(&terms),
         len,
-        defines,
-        imports,
+        defines: Hashes::from_sorted(&defines),
+        imports: Hashes::from_sorted(&imports),
         bytes: text.len().min(u32::MAX as usize) as u32,
     }
 }
@@ -780,7 +782,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let seen: Vec<(Vec<u32>, u64)> = super::par_map(docs, |d| {
         let mut tf = Vec::new();
         if !word_hashes.is_empty() {
-            for &(h, c) in &d.index.terms {
+            for (h, c) in d.index.terms.iter() {
                 let b = bit(h);
                 if filter[b / 64] & (1 << (b % 64)) != 0
                     && let Some(k) = word_hashes.iter().position(|&w| w == h)
@@ -1040,7 +1042,7 @@ fn graph_links(
     // Identifiers the top hits define, each with the slots defining it.
     let mut defined: HashMap<u64, Vec<usize>, Prehashed> = HashMap::default();
     for (slot, &t) in top.iter().enumerate() {
-        for &h in &docs[t].index.defines {
+        for h in docs[t].index.defines.iter() {
             defined.entry(h).or_default().push(slot);
         }
     }
@@ -1052,7 +1054,7 @@ fn graph_links(
     // The top hits' terms, for "defines what the hit uses".
     let hit_terms: Vec<std::collections::HashSet<u64, Prehashed>> = top
         .iter()
-        .map(|&t| docs[t].index.terms.iter().map(|&(h, _)| h).collect())
+        .map(|&t| docs[t].index.terms.iter().map(|(h, _)| h).collect())
         .collect();
     struct Row {
         uses: Vec<u64>,
@@ -1063,7 +1065,7 @@ fn graph_links(
     let rows: Vec<Row> = super::par_map(docs, |doc| {
         let mut uses = Vec::new();
         if !defined.is_empty() {
-            for &(h, _) in &doc.index.terms {
+            for (h, _) in doc.index.terms.iter() {
                 let b = bit(h);
                 if filter[b / 64] & (1 << (b % 64)) != 0 && defined.contains_key(&h) {
                     uses.push(h);

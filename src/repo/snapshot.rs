@@ -13,7 +13,7 @@ use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPWALK";
 /// Bump when the content checks (binary, minified, generated) or the secret rules change meaning.
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
 const FILE_NAME: &str = "walk-v1.bin";
 /// An entry modified this close to (or after) the start of the walk that recorded it is read again.
 const RACY: Duration = Duration::from_secs(1);
@@ -65,6 +65,8 @@ pub enum Seen {
     NotUtf8,
     Minified,
     Generated,
+    /// Passed over by its name or size without reading (a lock file, too large): decided again each time.
+    Listed,
 }
 
 impl Seen {
@@ -76,24 +78,49 @@ impl Seen {
             Seen::NotUtf8 => 3,
             Seen::Minified => 4,
             Seen::Generated => 5,
+            Seen::Listed => 6,
         }
     }
 }
 
-/// The files of one walk, by repo-relative path.
+/// The files of one walk, by repo-relative path, and the layout that lets the next walk skip listing
+/// directories: while no directory and no ignore file changed, the same files are there.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Snapshot {
     /// When the walk that recorded these entries started.
     pub started: (i64, u32),
     pub files: HashMap<String, (FileStat, Seen)>,
+    pub layout: Layout,
+}
+
+/// What decides which files a walk lists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Layout {
+    /// The walk's options (include and exclude globs, size limit), hashed.
+    pub key: u64,
+    /// Every entry of the walk was recorded (nothing unreadable): the listing can be reused.
+    pub complete: bool,
+    /// Every directory walked into, repo-relative ("" for the root).
+    pub dirs: Vec<(String, FileStat)>,
+    /// Ignore files (inside the tree, and the repository's and user's own), absolute, with their stat data
+    /// or `None` where there was none.
+    pub guards: Vec<(String, Option<FileStat>)>,
+    /// Nested repositories passed over.
+    pub nested: Vec<String>,
 }
 
 impl Snapshot {
     pub fn new(started: SystemTime) -> Snapshot {
         Snapshot {
             started: split(started),
-            files: HashMap::new(),
+            ..Snapshot::default()
         }
+    }
+
+    /// Whether a directory's stat data (recorded by this snapshot's walk) can be trusted to show a change:
+    /// not touched within a second of that walk.
+    pub fn settled(&self, stat: &FileStat) -> bool {
+        stat.mtime < (self.started.0 - RACY.as_secs() as i64, self.started.1)
     }
 
     /// What was seen of `path`, if its stat data is unchanged and was recorded safely before the walk.
@@ -114,19 +141,32 @@ impl Snapshot {
         out.extend_from_slice(&self.started.1.to_le_bytes());
         out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
         for (path, (stat, seen)) in entries {
-            let path = path.as_bytes();
-            out.extend_from_slice(&(path.len().min(u16::MAX as usize) as u16).to_le_bytes());
-            out.extend_from_slice(&path[..path.len().min(u16::MAX as usize)]);
-            out.extend_from_slice(&stat.size.to_le_bytes());
-            out.extend_from_slice(&stat.mtime.0.to_le_bytes());
-            out.extend_from_slice(&stat.mtime.1.to_le_bytes());
-            out.extend_from_slice(&stat.ctime.0.to_le_bytes());
-            out.extend_from_slice(&stat.ctime.1.to_le_bytes());
-            out.extend_from_slice(&stat.ino.to_le_bytes());
+            put_str(&mut out, path);
+            put_stat(&mut out, stat);
             out.push(seen.tag());
             if let Seen::Text { blob, .. } = seen {
                 out.extend_from_slice(blob);
             }
+        }
+        let layout = &self.layout;
+        out.extend_from_slice(&layout.key.to_le_bytes());
+        out.push(u8::from(layout.complete));
+        out.extend_from_slice(&(layout.dirs.len() as u32).to_le_bytes());
+        for (path, stat) in &layout.dirs {
+            put_str(&mut out, path);
+            put_stat(&mut out, stat);
+        }
+        out.extend_from_slice(&(layout.guards.len() as u32).to_le_bytes());
+        for (path, stat) in &layout.guards {
+            put_str(&mut out, path);
+            out.push(u8::from(stat.is_some()));
+            if let Some(stat) = stat {
+                put_stat(&mut out, stat);
+            }
+        }
+        out.extend_from_slice(&(layout.nested.len() as u32).to_le_bytes());
+        for path in &layout.nested {
+            put_str(&mut out, path);
         }
         out
     }
@@ -141,14 +181,8 @@ impl Snapshot {
         let count = r.u32()? as usize;
         let mut files = HashMap::with_capacity(count.min(1 << 22));
         for _ in 0..count {
-            let n = usize::from(r.u16()?);
-            let path = std::str::from_utf8(r.take(n)?).ok()?.to_string();
-            let stat = FileStat {
-                size: r.u64()?,
-                mtime: (r.i64()?, r.u32()?),
-                ctime: (r.i64()?, r.u32()?),
-                ino: r.u64()?,
-            };
+            let path = get_str(&mut r)?;
+            let stat = get_stat(&mut r)?;
             let seen = match r.take(1)?[0] {
                 tag @ (0 | 1) => Seen::Text {
                     blob: r.take(20)?.try_into().ok()?,
@@ -158,12 +192,66 @@ impl Snapshot {
                 3 => Seen::NotUtf8,
                 4 => Seen::Minified,
                 5 => Seen::Generated,
+                6 => Seen::Listed,
                 _ => return None,
             };
             files.insert(path, (stat, seen));
         }
-        r.done().then_some(Snapshot { started, files })
+        let mut layout = Layout {
+            key: r.u64()?,
+            complete: r.take(1)?[0] == 1,
+            ..Layout::default()
+        };
+        for _ in 0..r.u32()? {
+            layout.dirs.push((get_str(&mut r)?, get_stat(&mut r)?));
+        }
+        for _ in 0..r.u32()? {
+            let path = get_str(&mut r)?;
+            let stat = if r.take(1)?[0] == 1 {
+                Some(get_stat(&mut r)?)
+            } else {
+                None
+            };
+            layout.guards.push((path, stat));
+        }
+        for _ in 0..r.u32()? {
+            layout.nested.push(get_str(&mut r)?);
+        }
+        r.done().then_some(Snapshot {
+            started,
+            files,
+            layout,
+        })
     }
+}
+
+fn put_str(out: &mut Vec<u8>, text: &str) {
+    let bytes = &text.as_bytes()[..text.len().min(u16::MAX as usize)];
+    out.extend_from_slice(&(bytes.len() as u16).to_le_bytes());
+    out.extend_from_slice(bytes);
+}
+
+fn get_str(r: &mut Reader<'_>) -> Option<String> {
+    let n = usize::from(r.u16()?);
+    Some(std::str::from_utf8(r.take(n)?).ok()?.to_string())
+}
+
+fn put_stat(out: &mut Vec<u8>, stat: &FileStat) {
+    out.extend_from_slice(&stat.size.to_le_bytes());
+    out.extend_from_slice(&stat.mtime.0.to_le_bytes());
+    out.extend_from_slice(&stat.mtime.1.to_le_bytes());
+    out.extend_from_slice(&stat.ctime.0.to_le_bytes());
+    out.extend_from_slice(&stat.ctime.1.to_le_bytes());
+    out.extend_from_slice(&stat.ino.to_le_bytes());
+}
+
+fn get_stat(r: &mut Reader<'_>) -> Option<FileStat> {
+    Some(FileStat {
+        size: r.u64()?,
+        mtime: (r.i64()?, r.u32()?),
+        ctime: (r.i64()?, r.u32()?),
+        ino: r.u64()?,
+    })
 }
 
 /// Where the snapshot of the repository whose git directory is `git_dir` lives.
@@ -200,7 +288,20 @@ mod tests {
     fn round_trip_and_corruption_is_ignored() {
         let mut snap = Snapshot {
             started: (1_000, 0),
-            files: HashMap::new(),
+            ..Snapshot::default()
+        };
+        snap.layout = Layout {
+            key: 77,
+            complete: true,
+            dirs: vec![
+                (String::new(), stat(4096, 800)),
+                ("src".into(), stat(4096, 800)),
+            ],
+            guards: vec![
+                ("/r/.gitignore".into(), Some(stat(12, 700))),
+                ("/home/u/.config/git/ignore".into(), None),
+            ],
+            nested: vec!["vendor/lib".into()],
         };
         snap.files.insert(
             "src/a.rs".into(),
@@ -231,7 +332,7 @@ mod tests {
     fn only_unchanged_entries_recorded_safely_before_the_walk_are_trusted() {
         let mut snap = Snapshot {
             started: (1_000, 0),
-            files: HashMap::new(),
+            ..Snapshot::default()
         };
         snap.files
             .insert("old.rs".into(), (stat(10, 900), Seen::Minified));

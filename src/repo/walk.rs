@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::snapshot::{FileStat, Seen, Snapshot};
+use super::snapshot::{FileStat, Layout, Seen, Snapshot};
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{WalkBuilder, WalkState};
@@ -163,6 +163,10 @@ pub struct Walk {
     pub reused_unscanned: usize,
     /// When the walk started.
     pub started: Option<std::time::SystemTime>,
+    /// What decided the listing (for the next snapshot).
+    pub layout: Option<Layout>,
+    /// The listing was the last walk's, every file stat'ed, no directory read.
+    pub relisted: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -194,30 +198,233 @@ const LOCK_FILES: &[&str] = &[
     "gradle.lockfile",
 ];
 
+/// Ignore files the walk honours inside the tree (hidden, so never candidates themselves).
+const IGNORE_FILES: &[&str] = &[".gitignore", ".ignore", ".onepassignore"];
+
+/// List the candidates. When the last walk's layout still holds (same options, no directory and no ignore
+/// file changed), its listing is reused and only each file's stat data is checked; otherwise the tree is
+/// walked. Either way a file whose stat data is unchanged is not read.
 pub fn walk(root: &Path, opts: &WalkOptions, known: &Snapshot) -> Result<Walk, WalkError> {
-    let include = matcher(root, &opts.include)?;
-    let exclude = matcher(root, &opts.exclude)?;
+    let key = options_key(opts);
+    if let Some(walk) = relist(root, opts, known, key) {
+        return Ok(walk);
+    }
+    full_walk(root, opts, known, key)
+}
+
+fn options_key(opts: &WalkOptions) -> u64 {
+    let text = format!(
+        "{}\u{0}{:?}\u{0}{:?}",
+        opts.max_file_size, opts.include, opts.exclude
+    );
+    crate::pack::cache::text_key(&text)
+}
+
+/// Ignore files outside the tree that decide what is listed: the repository's excludes and config, the
+/// user's global excludes and config.
+fn outer_guards(root: &Path) -> Vec<PathBuf> {
+    let mut out = vec![root.join(".git/info/exclude"), root.join(".git/config")];
+    let home = std::env::var_os("HOME").map(PathBuf::from);
+    let config = std::env::var_os("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .or_else(|| home.as_ref().map(|h| h.join(".config")));
+    if let Some(config) = config {
+        out.push(config.join("git/ignore"));
+        out.push(config.join("git/config"));
+    }
+    if let Some(home) = home {
+        out.push(home.join(".gitconfig"));
+    }
+    out
+}
+
+fn stat_of(path: &Path) -> Option<FileStat> {
+    std::fs::symlink_metadata(path)
+        .ok()
+        .map(|m| FileStat::of(&m))
+}
+
+/// The last walk's listing, if nothing that decides it changed; every file is still stat'ed.
+fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option<Walk> {
+    let layout = &known.layout;
+    if !layout.complete || layout.key != key || layout.dirs.is_empty() {
+        return None;
+    }
+    let started = std::time::SystemTime::now();
+    let guards_hold = layout
+        .guards
+        .iter()
+        .all(|(path, stat)| stat_of(Path::new(path)) == *stat);
+    if !guards_hold {
+        return None;
+    }
+    let dirs_hold = crate::pack::par_map(&layout.dirs, |(dir, recorded)| {
+        stat_of(&root.join(dir)).is_some_and(|now| now == *recorded && known.settled(recorded))
+    });
+    if dirs_hold.contains(&false) {
+        return None;
+    }
+    let paths: Vec<&String> = known.files.keys().collect();
     let found = Mutex::new(Walk {
-        started: Some(std::time::SystemTime::now()),
+        started: Some(started),
+        layout: Some(layout.clone()),
         ..Walk::default()
     });
-    // Directories with their own `.git` (submodules, nested clones, linked worktrees) belong to another
-    // history: they are recorded and not entered.
-    let nested: Arc<Mutex<Vec<String>>> = Arc::default();
-    let seen = Arc::clone(&nested);
+    let vanished = std::sync::atomic::AtomicBool::new(false);
+    crate::pack::par_map(&paths, |path| {
+        let full = root.join(path.as_str());
+        match stat_of(&full) {
+            Some(stat) => visit(&found, known, opts, path.to_string(), full, Some(stat)),
+            // Gone although its directory did not change: list again.
+            None => vanished.store(true, std::sync::atomic::Ordering::Relaxed),
+        }
+    });
+    if vanished.into_inner() {
+        return None;
+    }
+    let mut walk = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    walk.skipped
+        .extend(layout.nested.iter().map(|path| Skipped {
+            path: path.clone(),
+            reason: SkipReason::Submodule,
+        }));
+    walk.relisted = true;
+    walk.files.sort_by(|a, b| a.path.cmp(&b.path));
+    walk.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    Some(walk)
+}
+
+/// One regular file: passed over by name or size, known from the snapshot, or read and checked.
+fn visit(
+    found: &Mutex<Walk>,
+    known: &Snapshot,
+    opts: &WalkOptions,
+    path: String,
+    full: PathBuf,
+    stat: Option<FileStat>,
+) {
+    let size = stat.map_or(0, |s| s.size);
+    if let Err(reason) = by_name(&path, size, opts.max_file_size) {
+        let mut found = lock(found);
+        if let Some(stat) = stat {
+            let same = known.files.get(&path) == Some(&(stat, Seen::Listed));
+            found.reused += usize::from(same);
+            found.learned.push((path.clone(), stat, Seen::Listed));
+        }
+        found.skipped.push(Skipped { path, reason });
+        return;
+    }
+    if let Some(stat) = stat
+        && let Some(seen) = known.lookup(&path, &stat)
+        && seen != Seen::Listed
+    {
+        let mut found = lock(found);
+        found.reused += 1;
+        match seen {
+            Seen::Text { blob, clean } => {
+                found.reused_unscanned += usize::from(!clean);
+                found
+                    .files
+                    .push(Candidate::unread(path, full, stat, blob, clean));
+            }
+            other => {
+                found.skipped.push(Skipped {
+                    path: path.clone(),
+                    reason: reason_of(other),
+                });
+                found.learned.push((path, stat, other));
+            }
+        }
+        return;
+    }
+    let outcome = read_checked(&full, &path, opts.max_file_size);
+    let mut found = lock(found);
+    match outcome {
+        Ok(text) => {
+            let mut file = Candidate::new(path, text);
+            file.stat = stat;
+            found.files.push(file);
+        }
+        Err(reason) => {
+            if let Some(seen) = seen_of(&reason)
+                && let Some(stat) = stat
+            {
+                found.learned.push((path.clone(), stat, seen));
+            }
+            found.skipped.push(Skipped { path, reason });
+        }
+    }
+}
+
+fn full_walk(
+    root: &Path,
+    opts: &WalkOptions,
+    known: &Snapshot,
+    key: u64,
+) -> Result<Walk, WalkError> {
+    let include = matcher(root, &opts.include)?;
+    let exclude = matcher(root, &opts.exclude)?;
+    let started = std::time::SystemTime::now();
+    let found = Mutex::new(Walk {
+        started: Some(started),
+        ..Walk::default()
+    });
+    // What decides the listing, for the next walk: directories walked into, ignore files, nested
+    // repositories. Directories with their own `.git` (submodules, nested clones, linked worktrees) belong
+    // to another history: they are recorded and not entered. Hidden entries are passed over here rather
+    // than by `ignore`, so that the ignore files among them are seen.
+    let layout = Arc::new(Mutex::new(Layout {
+        key,
+        complete: true,
+        dirs: stat_of(root)
+            .map(|s| (String::new(), s))
+            .into_iter()
+            .collect(),
+        guards: outer_guards(root)
+            .into_iter()
+            .map(|p| {
+                let stat = stat_of(&p);
+                (p.to_string_lossy().into_owned(), stat)
+            })
+            .collect(),
+        nested: Vec::new(),
+    }));
+    let seen = Arc::clone(&layout);
     let top = root.to_path_buf();
     let mut builder = WalkBuilder::new(root);
     builder.filter_entry(move |entry| {
-        let is_nested = entry.depth() > 0
-            && entry.file_type().is_some_and(|t| t.is_dir())
-            && std::fs::symlink_metadata(entry.path().join(".git")).is_ok();
-        if is_nested && let Some(path) = relative(&top, entry.path()) {
-            seen.lock().unwrap_or_else(|e| e.into_inner()).push(path);
+        if entry.depth() == 0 {
+            return true;
         }
-        !is_nested
+        let name = entry.file_name().to_string_lossy();
+        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
+        if name.starts_with('.') {
+            if !is_dir && IGNORE_FILES.contains(&name.as_ref()) {
+                let stat = stat_of(entry.path());
+                lock(&seen)
+                    .guards
+                    .push((entry.path().to_string_lossy().into_owned(), stat));
+            }
+            return false;
+        }
+        if !is_dir {
+            return true;
+        }
+        let Some(path) = relative(&top, entry.path()) else {
+            return true;
+        };
+        if std::fs::symlink_metadata(entry.path().join(".git")).is_ok() {
+            lock(&seen).nested.push(path);
+            return false;
+        }
+        match stat_of(entry.path()) {
+            Some(stat) => lock(&seen).dirs.push((path, stat)),
+            None => lock(&seen).complete = false,
+        }
+        true
     });
     builder
-        .hidden(true)
+        .hidden(false)
         .parents(false)
         .git_ignore(true)
         .git_global(true)
@@ -230,14 +437,15 @@ pub fn walk(root: &Path, opts: &WalkOptions, known: &Snapshot) -> Result<Walk, W
         let found = &found;
         let include = &include;
         let exclude = &exclude;
+        let layout = &layout;
         Box::new(move |entry| {
             let entry = match entry {
                 Ok(entry) => entry,
                 Err(e) => {
                     // A directory or file that vanished or cannot be read during the walk: say so.
+                    lock(layout).complete = false;
                     if let Some(path) = error_path(&e).and_then(|p| relative(root, p)) {
-                        let mut found = found.lock().unwrap_or_else(|e| e.into_inner());
-                        found.skipped.push(Skipped {
+                        lock(found).skipped.push(Skipped {
                             path,
                             reason: SkipReason::Unreadable {
                                 message: error_message(&e),
@@ -251,6 +459,7 @@ pub fn walk(root: &Path, opts: &WalkOptions, known: &Snapshot) -> Result<Walk, W
                 return WalkState::Continue;
             }
             let Some(path) = relative(root, entry.path()) else {
+                lock(layout).complete = false;
                 return WalkState::Continue;
             };
             if !include.is_empty() && !include.matched(&path, false).is_ignore() {
@@ -263,60 +472,24 @@ pub fn walk(root: &Path, opts: &WalkOptions, known: &Snapshot) -> Result<Walk, W
                 return WalkState::Continue;
             }
             let stat = entry.metadata().ok().map(|m| FileStat::of(&m));
-            let size = stat.map_or(0, |s| s.size);
-            if let Err(reason) = by_name(&path, size, opts.max_file_size) {
-                lock(found).skipped.push(Skipped { path, reason });
-                return WalkState::Continue;
+            if stat.is_none() {
+                lock(layout).complete = false;
             }
-            if let Some(stat) = stat
-                && let Some(seen) = known.lookup(&path, &stat)
-            {
-                let mut found = lock(found);
-                found.reused += 1;
-                match seen {
-                    Seen::Text { blob, clean } => {
-                        found.reused_unscanned += usize::from(!clean);
-                        let source = entry.into_path();
-                        found
-                            .files
-                            .push(Candidate::unread(path, source, stat, blob, clean));
-                    }
-                    other => {
-                        found.skipped.push(Skipped {
-                            path: path.clone(),
-                            reason: reason_of(other),
-                        });
-                        found.learned.push((path, stat, other));
-                    }
-                }
-                return WalkState::Continue;
-            }
-            let outcome = read_checked(entry.path(), &path, opts.max_file_size);
-            let mut found = lock(found);
-            match outcome {
-                Ok(text) => {
-                    let mut file = Candidate::new(path, text);
-                    file.stat = stat;
-                    found.files.push(file);
-                }
-                Err(reason) => {
-                    if let Some(seen) = seen_of(&reason)
-                        && let Some(stat) = stat
-                    {
-                        found.learned.push((path.clone(), stat, seen));
-                    }
-                    found.skipped.push(Skipped { path, reason });
-                }
-            }
+            visit(found, known, opts, path, entry.into_path(), stat);
             WalkState::Continue
         })
     });
     let mut walk = found.into_inner().unwrap_or_else(|e| e.into_inner());
-    let nested = std::mem::take(&mut *nested.lock().unwrap_or_else(|e| e.into_inner()));
-    walk.skipped.extend(nested.into_iter().map(|path| Skipped {
-        path,
-        reason: SkipReason::Submodule,
-    }));
+    let mut layout = std::mem::take(&mut *lock(&layout));
+    layout.dirs.sort_by(|a, b| a.0.cmp(&b.0));
+    layout.guards.sort_by(|a, b| a.0.cmp(&b.0));
+    layout.nested.sort();
+    walk.skipped
+        .extend(layout.nested.iter().map(|path| Skipped {
+            path: path.clone(),
+            reason: SkipReason::Submodule,
+        }));
+    walk.layout = Some(layout);
     walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     walk.skipped.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(walk)
@@ -346,7 +519,7 @@ fn reason_of(seen: Seen) -> SkipReason {
         Seen::Binary => SkipReason::Binary,
         Seen::NotUtf8 => SkipReason::NotUtf8,
         Seen::Minified => SkipReason::Minified,
-        Seen::Generated | Seen::Text { .. } => SkipReason::Generated,
+        Seen::Generated | Seen::Text { .. } | Seen::Listed => SkipReason::Generated,
     }
 }
 

@@ -359,11 +359,7 @@ fn the_second_walk_reads_only_what_changed() {
         .commit();
     let root = case.path().to_path_buf();
     let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    let age = |path: &std::path::Path, when: std::time::SystemTime| {
-        let file = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-        file.set_modified(when).unwrap();
-    };
-    for entry in walkdir(&root) {
+    for entry in walkdir(&root, true) {
         age(&entry, old);
     }
     let home = tempfile::tempdir().unwrap();
@@ -434,10 +430,14 @@ fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> s
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
-/// Every regular file of the working tree, outside `.git`.
-fn walkdir(root: &std::path::Path) -> Vec<std::path::PathBuf> {
+/// Every regular file of the working tree, outside `.git`, and with `dirs` its directories too (the root
+/// included).
+fn walkdir(root: &std::path::Path, dirs: bool) -> Vec<std::path::PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
+    if dirs {
+        out.push(root.to_path_buf());
+    }
     while let Some(dir) = stack.pop() {
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -445,11 +445,105 @@ fn walkdir(root: &std::path::Path) -> Vec<std::path::PathBuf> {
                 continue;
             }
             if path.is_dir() {
-                stack.push(path);
-            } else {
-                out.push(path);
+                stack.push(path.clone());
+                if !dirs {
+                    continue;
+                }
             }
+            out.push(path);
         }
     }
     out
+}
+
+/// Set a file's or a directory's modification time.
+fn age(path: &std::path::Path, when: std::time::SystemTime) {
+    let file = std::fs::File::open(path)
+        .or_else(|_| std::fs::OpenOptions::new().write(true).open(path))
+        .unwrap();
+    file.set_modified(when).unwrap();
+}
+
+/// Issue 4: while no directory and no ignore file changed, the next walk reuses the last listing and only
+/// stats each file; adding or removing a file, or a changed .gitignore, makes it walk the tree again.
+#[test]
+fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
+    let case = hello()
+        .file(".gitignore", "target/\n")
+        .file("src/colors.rs", "pub fn palette() {}\n")
+        .file("Cargo.lock", "# lock\n")
+        .commit();
+    let root = case.path().to_path_buf();
+    let home = tempfile::tempdir().unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    let settle = || {
+        for path in walkdir(&root, true) {
+            age(&path, old);
+        }
+    };
+    settle();
+    let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
+    let paths = |report: &serde_json::Value| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["path"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    let first = pack();
+    assert_eq!(first["totals"]["walk_relisted"], false);
+    let second = pack();
+    assert_eq!(
+        second["totals"]["walk_relisted"], true,
+        "{}",
+        second["totals"]
+    );
+    assert_eq!(second["totals"]["walk_read"], 0, "{}", second["totals"]);
+    assert_eq!(paths(&second), paths(&first));
+    assert_eq!(
+        second["skipped"], first["skipped"],
+        "the lock file is still passed over"
+    );
+
+    // A new file changes its directory: listed again, and found.
+    std::fs::write(root.join("src/shades.rs"), "pub fn shades() {}\n").unwrap();
+    let third = pack();
+    assert_eq!(third["totals"]["walk_relisted"], false);
+    assert!(paths(&third).contains(&"src/shades.rs".to_string()));
+
+    // Each change below follows a settled tree (ageing it changes the directories' stat data: one walk
+    // records them, the next relists). An ignore file edited in place (its directory unchanged) and a
+    // removed file both make the walk list the tree again, and the listing shows the change.
+    let settled_and_relisted = || {
+        settle();
+        pack();
+        assert_eq!(pack()["totals"]["walk_relisted"], true);
+    };
+    let changes: [(&dyn Fn(), &str); 2] = [
+        (
+            &|| std::fs::write(root.join(".gitignore"), "target/\nsrc/shades.rs\n").unwrap(),
+            "src/shades.rs",
+        ),
+        (
+            &|| std::fs::remove_file(root.join("src/colors.rs")).unwrap(),
+            "src/colors.rs",
+        ),
+    ];
+    for (change, gone) in changes {
+        settled_and_relisted();
+        change();
+        let after = pack();
+        assert_eq!(after["totals"]["walk_relisted"], false);
+        assert!(!paths(&after).contains(&gone.to_string()), "{gone}");
+    }
+
+    // Other options (a size limit) list again too.
+    settled_and_relisted();
+    let limited = pack_json(
+        &root,
+        home.path(),
+        &["--max-file-size", "10", "change the palette colors"],
+    );
+    assert_eq!(limited["totals"]["walk_relisted"], false);
 }
