@@ -142,6 +142,9 @@ pub fn report_secrets(ui: &mut Ui<'_>, withheld: &Withheld) {
 pub struct Prepared {
     git: crate::pack::rank::GitFacts,
     stat: crate::repo::signals::IndexStat,
+    /// `git.dirty` is the last run's, git's index unread: true while no file changed either.
+    status_saved: bool,
+    root: std::path::PathBuf,
     location: Option<std::path::PathBuf>,
     cache: crate::pack::cache::Cache,
     ms: f64,
@@ -159,13 +162,15 @@ pub fn prepare_pack(root: &Path) -> Preparing {
         let tokenizer = cache
             .is_empty()
             .then(|| std::thread::spawn(crate::pack::tokens::TokenCounter::prepare));
-        let (git, stat) = crate::repo::signals::git_facts(&root);
+        let (git, stat, status_saved) = crate::repo::signals::git_facts_saved(&root);
         if let Some(t) = tokenizer {
             let _ = t.join();
         }
         Prepared {
             git,
             stat,
+            status_saved,
+            root,
             location,
             cache,
             ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -196,10 +201,33 @@ pub fn pack_walked(
     let Prepared {
         git,
         stat,
+        status_saved,
+        root,
         location,
         cache,
         ms: prepare_ms,
     } = prepared;
+    // The saved uncommitted files hold while the listing and every file are the last walk's; otherwise
+    // git's index is read now.
+    let walk = &walked.walk;
+    let unchanged = walk.relisted
+        && walk.reused == walk.files.len() + walk.learned.len()
+        && walked.withheld.redactions.is_empty();
+    let read;
+    let (git, stat) = if *status_saved && !unchanged {
+        let (tracked, stat) = crate::repo::signals::read_index(root);
+        read = (
+            crate::pack::rank::GitFacts {
+                tracked,
+                dirty: Default::default(),
+                ..git.clone()
+            },
+            stat,
+        );
+        (&read.0, &read.1)
+    } else {
+        (git, stat)
+    };
     // Files whose stat data matches git's index have the blob the index names: no need to hash them.
     let started = std::time::Instant::now();
     let known: Vec<Option<crate::pack::cache::BlobId>> = if stat.is_empty() {
@@ -232,6 +260,7 @@ pub fn pack_walked(
     // A cache that cannot be written only costs time on the next run.
     let _ = crate::pack::cache::save(location.as_deref(), cache);
     save_snapshot(walked, &packed.ids);
+    crate::repo::signals::save_status(root, &packed.dirty);
     packed
         .timings_ms
         .insert("git_facts_and_cache_load", *prepare_ms);

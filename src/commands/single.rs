@@ -341,6 +341,7 @@ fn packed_from_session(
         skipped: Vec::new(),
         ranking: Vec::new(),
         ids: Vec::new(),
+        dirty: Default::default(),
         budget: limits
             .budget
             .unwrap_or(limits.context.saturating_sub(limits.reply_reserve)),

@@ -154,6 +154,9 @@ pub struct Packed {
     /// The blob id of every candidate, by position (for the walk's snapshot).
     #[serde(skip)]
     pub ids: Vec<BlobId>,
+    /// The files with uncommitted changes the ranking saw.
+    #[serde(skip)]
+    pub dirty: std::collections::HashSet<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -725,6 +728,7 @@ pub fn pack(
         cache_hits: index_hits + count_hits.into_inner(),
         timings_ms: timings,
         ids,
+        dirty: git.dirty.clone(),
     })
 }
 

@@ -38,19 +38,82 @@ pub fn known_blob(stat: &IndexStat, path: &str, size: u64, mtime: (i64, u32)) ->
 /// Gather the facts; any git failure yields fewer facts, never an error.
 pub fn git_facts(root: &Path) -> (GitFacts, IndexStat) {
     let mut stat = IndexStat::new();
-    let facts = gather(root, &mut stat);
+    let facts = gather(root, &mut stat, true);
     (facts, stat)
 }
 
-fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
-    let mut facts = GitFacts::default();
-    let Ok(repo) = Repository::open(root) else {
-        return facts;
+/// As [`git_facts`], but when git's index has not changed since the last run (its stat data is the one
+/// saved with that run's uncommitted files), the index is not read: `facts.tracked` is `None` and
+/// `facts.dirty` holds the saved list, which stays true as long as no file changed either (the caller knows;
+/// else it reads the index after all with [`read_index`]).
+pub fn git_facts_saved(root: &Path) -> (GitFacts, IndexStat, bool) {
+    let mut stat = IndexStat::new();
+    let saved = Repository::open(root)
+        .ok()
+        .and_then(|repo| saved_status(repo.path()));
+    match saved {
+        Some(dirty) => {
+            let mut facts = gather(root, &mut stat, false);
+            facts.dirty = dirty;
+            (facts, stat, true)
+        }
+        None => (gather(root, &mut stat, true), stat, false),
+    }
+}
+
+/// The index's blob of every path and its trustworthy stat data.
+pub fn read_index(root: &Path) -> (Option<HashMap<String, [u8; 20]>>, IndexStat) {
+    let mut stat = IndexStat::new();
+    let tracked = Repository::open(root)
+        .ok()
+        .and_then(|repo| tracked(&repo, &mut stat));
+    (tracked, stat)
+}
+
+/// Where the uncommitted files of the last run are kept, with the stat data of git's index they were
+/// computed against.
+const STATUS_FILE: &str = "status-v1.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Status {
+    index: (u64, i64, u32, i64, u32, u64),
+    dirty: Vec<String>,
+}
+
+fn index_stat(git_dir: &Path) -> Option<(u64, i64, u32, i64, u32, u64)> {
+    let s = crate::repo::snapshot::FileStat::of(&std::fs::metadata(git_dir.join("index")).ok()?);
+    Some((s.size, s.mtime.0, s.mtime.1, s.ctime.0, s.ctime.1, s.ino))
+}
+
+fn saved_status(git_dir: &Path) -> Option<std::collections::HashSet<String>> {
+    let bytes = std::fs::read(git_dir.join("onepass").join(STATUS_FILE)).ok()?;
+    let saved: Status = serde_json::from_slice(&bytes).ok()?;
+    (Some(saved.index) == index_stat(git_dir)).then(|| saved.dirty.into_iter().collect())
+}
+
+/// Remember the uncommitted files against the current index (nothing is written when they are the saved
+/// ones).
+pub fn save_status(root: &Path, dirty: &std::collections::HashSet<String>) {
+    let Some(git_dir) = Repository::open(root).ok().map(|r| r.path().to_path_buf()) else {
+        return;
     };
-    // What the index holds: a file whose content hashes to another blob, or that is not in the index, has
-    // uncommitted changes (the caller hashes the contents it reads anyway; git's own status would stat and
-    // re-hash the whole tree a second time).
-    if let Ok(index) = repo.index() {
+    let Some(index) = index_stat(&git_dir) else {
+        return;
+    };
+    if saved_status(&git_dir).as_ref() == Some(dirty) {
+        return;
+    }
+    let mut dirty: Vec<String> = dirty.iter().cloned().collect();
+    dirty.sort();
+    if let Ok(json) = serde_json::to_vec(&Status { index, dirty }) {
+        // A status that cannot be written only costs time on the next run.
+        let _ = crate::binfile::write_atomic(&git_dir.join("onepass").join(STATUS_FILE), &json);
+    }
+}
+
+fn tracked(repo: &Repository, stat: &mut IndexStat) -> Option<HashMap<String, [u8; 20]>> {
+    let index = repo.index().ok()?;
+    {
         let mut tracked = HashMap::with_capacity(index.len());
         // Entries written in the same second as the index itself may hide a later change ("racy git").
         let index_mtime = std::fs::metadata(repo.path().join("index"))
@@ -76,7 +139,20 @@ fn gather(root: &Path, stat: &mut IndexStat) -> GitFacts {
                 }
             }
         }
-        facts.tracked = Some(tracked);
+        Some(tracked)
+    }
+}
+
+fn gather(root: &Path, stat: &mut IndexStat, with_index: bool) -> GitFacts {
+    let mut facts = GitFacts::default();
+    let Ok(repo) = Repository::open(root) else {
+        return facts;
+    };
+    // What the index holds: a file whose content hashes to another blob, or that is not in the index, has
+    // uncommitted changes (the caller hashes the contents it reads anyway; git's own status would stat and
+    // re-hash the whole tree a second time).
+    if with_index {
+        facts.tracked = tracked(&repo, stat);
     }
     // The history facts depend on HEAD alone: kept in `.git/onepass/` by its commit id.
     let Some(head) = repo.head().ok().and_then(|h| h.target()) else {

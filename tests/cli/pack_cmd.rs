@@ -547,3 +547,45 @@ fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
     );
     assert_eq!(limited["totals"]["walk_relisted"], false);
 }
+
+/// Issue 4: the uncommitted files are remembered with the stat data of git's index, so a warm run reads
+/// neither the files nor the index; staging a change (a new index) is seen.
+#[test]
+fn uncommitted_files_are_remembered_until_the_index_changes() {
+    let case = hello()
+        .file("src/colors.rs", "pub fn palette() {}\n")
+        .commit();
+    let root = case.path().to_path_buf();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(root.join("src/colors.rs"), "pub fn palette() { todo!() }\n").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    for path in walkdir(&root, true) {
+        age(&path, old);
+    }
+    let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
+    let uncommitted = |report: &serde_json::Value| {
+        report["files"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["path"] == "src/colors.rs")
+            .unwrap()["reasons"]
+            .to_string()
+            .contains("uncommitted")
+    };
+    assert!(uncommitted(&pack()));
+    let warm = pack();
+    assert_eq!(warm["totals"]["walk_relisted"], true, "{}", warm["totals"]);
+    assert_eq!(warm["totals"]["walk_read"], 0);
+    assert!(uncommitted(&warm), "remembered");
+    assert!(root.join(".git/onepass/status-v1.json").exists());
+
+    let repo = git2::Repository::open(&root).unwrap();
+    let mut index = repo.index().unwrap();
+    index
+        .add_path(std::path::Path::new("src/colors.rs"))
+        .unwrap();
+    index.write().unwrap();
+    let staged = pack();
+    assert!(!uncommitted(&staged), "the staged content is git's index's");
+}
