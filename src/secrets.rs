@@ -127,6 +127,11 @@ static TOKENS: LazyLock<Vec<(Kind, Regex)>> = LazyLock::new(|| {
         .collect()
 });
 
+/// The token patterns as one set, for a first pass over a file.
+static TOKEN_SET: LazyLock<regex::RegexSet> = LazyLock::new(|| {
+    regex::RegexSet::new(TOKENS.iter().map(|(_, re)| re.as_str())).expect("secret patterns")
+});
+
 /// `NAME = value`, `NAME: value`, `"name": "value"`, `name => 'value'` where NAME says password, secret, token,
 /// key or credential.
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
@@ -297,7 +302,13 @@ fn is_secret_value(value: &str, quoted: bool, config: bool) -> bool {
 pub fn scan(path: &str, text: &str) -> Vec<Finding> {
     let config = is_config(path);
     let mut spans: Vec<(usize, usize, Kind)> = Vec::new();
-    for (kind, re) in TOKENS.iter() {
+    // One pass tells which token patterns occur at all (most files have none); only those run for positions.
+    let present = TOKEN_SET.matches(text);
+    for (_, (kind, re)) in TOKENS
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| present.matched(*i))
+    {
         for caps in re.captures_iter(text) {
             let m = caps
                 .name("s")

@@ -41,6 +41,10 @@ const OUTLINE_MAX_SHARE: f64 = 0.25;
 const OUTLINE_FILE_MIN: usize = 600;
 /// At most this many files are outlined.
 const OUTLINE_FILES: usize = 60;
+/// Outlines are made this many at a time, in rank order.
+const OUTLINE_BATCH: usize = 16;
+/// Below this many tokens of room, no outline is worth its framing.
+const OUTLINE_LEAST: usize = 32;
 /// Bytes per token assumed before counting, on the safe side for code.
 const BYTES_PER_TOKEN: f64 = 3.5;
 /// Files are counted exactly in rank order until their estimates reach this multiple of the budget.
@@ -259,6 +263,19 @@ pub fn resolve_pins(
         }
     }
     Ok(pinned)
+}
+
+/// As [`par_map`], for a batch too small for its threshold but costly per item (parsing).
+fn par_map_small<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let half = items.len() / 2;
+    let (a, b) = items.split_at(half);
+    std::thread::scope(|scope| {
+        let other = scope.spawn(|| a.iter().map(&f).collect::<Vec<R>>());
+        let mut second: Vec<R> = b.iter().map(&f).collect();
+        let mut first = other.join().unwrap_or_else(|_| a.iter().map(&f).collect());
+        first.append(&mut second);
+        first
+    })
 }
 
 /// Run `f` over `items` on all cores, keeping the order.
@@ -546,8 +563,10 @@ pub fn pack(
         .take(OUTLINE_FILES * 2)
         .map(|o| by_path[o.path.as_str()])
         .collect();
-    let outlines: Vec<Option<(String, outline::Method)>> = par_map(&wanted, |&r| {
-        let i = ranked[r].index;
+    // Outlines are made (or taken from the cache) in rank order, a batch at a time, until the room or the
+    // number of outlined files runs out: a large repository does not parse files it will not show.
+    let make = |r: &usize| -> Option<(String, outline::Method)> {
+        let i = ranked[*r].index;
         if let Some(saved) = cache.find(&ids[i], |e| e.outline.clone()) {
             let method = if outline::parsed(&files[i].path) {
                 outline::Method::TreeSitter
@@ -561,45 +580,55 @@ pub fn pack(
             e.outline = Some(made.as_ref().map(|(t, _)| t.clone()))
         });
         made
-    });
+    };
     let mut outlined: Vec<(usize, String, usize, outline::Method)> = Vec::new();
-    for (&r, made) in wanted.iter().zip(outlines) {
-        if outlined.len() >= OUTLINE_FILES {
+    'batches: for batch in wanted.chunks(OUTLINE_BATCH) {
+        if outlined.len() >= OUTLINE_FILES || outline_room < OUTLINE_LEAST {
             break;
         }
-        let Some((text, method)) = made else { continue };
-        let path = &files[ranked[r].index].path;
-        let framing = counter.count_memo(path, cache) + FILE_FRAMING + 3;
-        let mut tokens = scale(counter.count_memo(&text, cache) + framing);
-        let mut text = text;
-        let room_here = outline_room.min(outline_file_room);
-        if tokens > room_here {
-            // Keep the outline's first lines (the file's top-level shape) that fit.
-            let room = (room_here as f64 / ratio) as usize;
-            let mut used = framing + 8;
-            let mut kept = String::new();
-            let lines: Vec<&str> = text.lines().collect();
-            let mut n = 0;
-            while n < lines.len() {
-                let cost = counter.count(lines[n]) + 1;
-                if used + cost > room {
-                    break;
+        let made_here = if batch.len() < 4 {
+            batch.iter().map(make).collect()
+        } else {
+            par_map_small(batch, make)
+        };
+        for (&r, made) in batch.iter().zip(made_here) {
+            if outlined.len() >= OUTLINE_FILES {
+                break 'batches;
+            }
+            let Some((text, method)) = made else { continue };
+            let path = &files[ranked[r].index].path;
+            let framing = counter.count_memo(path, cache) + FILE_FRAMING + 3;
+            let mut tokens = scale(counter.count_memo(&text, cache) + framing);
+            let mut text = text;
+            let room_here = outline_room.min(outline_file_room);
+            if tokens > room_here {
+                // Keep the outline's first lines (the file's top-level shape) that fit.
+                let room = (room_here as f64 / ratio) as usize;
+                let mut used = framing + 8;
+                let mut kept = String::new();
+                let lines: Vec<&str> = text.lines().collect();
+                let mut n = 0;
+                while n < lines.len() {
+                    let cost = counter.count(lines[n]) + 1;
+                    if used + cost > room {
+                        break;
+                    }
+                    used += cost;
+                    kept.push_str(lines[n]);
+                    kept.push('\n');
+                    n += 1;
                 }
-                used += cost;
-                kept.push_str(lines[n]);
-                kept.push('\n');
-                n += 1;
+                if n < 5 {
+                    continue;
+                }
+                kept.push_str(&format!("… {} more lines of outline\n", lines.len() - n));
+                tokens = scale(counter.count(&kept) + framing);
+                text = kept;
             }
-            if n < 5 {
-                continue;
+            if tokens <= outline_room && tokens < items[r].tokens {
+                outline_room -= tokens;
+                outlined.push((r, text, tokens, method));
             }
-            kept.push_str(&format!("… {} more lines of outline\n", lines.len() - n));
-            tokens = scale(counter.count(&kept) + framing);
-            text = kept;
-        }
-        if tokens <= outline_room && tokens < items[r].tokens {
-            outline_room -= tokens;
-            outlined.push((r, text, tokens, method));
         }
     }
     outlined.sort_by(|a, b| {

@@ -639,8 +639,11 @@ fn is_minified(name: &str, text: &str) -> bool {
         return true;
     }
     // Long files made of very long lines are machine output whatever their name.
-    let lines = text.lines().count().max(1);
-    text.len() > 2_000 && text.len() / lines > 400
+    if text.len() <= 2_000 {
+        return false;
+    }
+    let lines = text.bytes().filter(|&b| b == b'\n').count() + usize::from(!text.ends_with('\n'));
+    text.len() / lines.max(1) > 400
 }
 
 fn is_generated(text: &str) -> bool {
