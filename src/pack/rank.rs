@@ -322,14 +322,19 @@ impl FileIndex {
 
 /// Build a file's index data from its text.
 pub fn index(text: &str) -> FileIndex {
-    let mut counts: HashMap<u64, u32, Prehashed> = HashMap::default();
-    let mut len = 0u32;
-    for_each_term_hash(text, |h| {
-        *counts.entry(h).or_insert(0) += 1;
-        len += 1;
-    });
-    let mut terms: Vec<(u64, u32)> = counts.into_iter().collect();
-    terms.sort_unstable();
+    // Sorting every occurrence and counting runs is cheaper than a hash map for files of a few thousand
+    // terms.
+    let mut all: Vec<u64> = Vec::with_capacity(text.len() / 6);
+    for_each_term_hash(text, |h| all.push(h));
+    let len = all.len().min(u32::MAX as usize) as u32;
+    all.sort_unstable();
+    let mut terms: Vec<(u64, u32)> = Vec::new();
+    for h in all {
+        match terms.last_mut() {
+            Some((last, n)) if *last == h => *n += 1,
+            _ => terms.push((h, 1)),
+        }
+    }
     let mut defines = Vec::new();
     let mut imports = Vec::new();
     for line in text.lines().take(20_000) {
