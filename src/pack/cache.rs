@@ -53,6 +53,8 @@ pub struct Cache {
     texts: HashMap<u64, String>,
     texts_fresh: Mutex<HashMap<u64, String>>,
     texts_used: Mutex<HashSet<u64>>,
+    /// Entries that came from the journal (written since the cache was last written whole).
+    journaled: HashSet<BlobId>,
 }
 
 /// The key of a text in the count memo: FNV-1a over its bytes, and its length.
@@ -143,12 +145,40 @@ impl Cache {
 
     /// Whether saving would write anything new: entries were added, or loaded ones are no longer kept.
     pub fn needs_saving(&self) -> bool {
-        if !lock(&self.fresh).is_empty() || !lock(&self.texts_fresh).is_empty() {
-            return true;
+        !lock(&self.fresh).is_empty()
+            || !lock(&self.texts_fresh).is_empty()
+            || self.stale() > self.loaded.len() / 4
+    }
+
+    /// Loaded entries this run did not use (files changed or gone): dropped when the cache is written whole.
+    fn stale(&self) -> usize {
+        let keep = lock(&self.keep);
+        keep.as_ref().map_or(0, |keep| {
+            self.loaded.keys().filter(|id| !keep.contains(*id)).count()
+        })
+    }
+
+    /// Serialize what the journal holds: the entries it held before and what this run added (kept ones).
+    pub fn journal_bytes(&self) -> Vec<u8> {
+        let fresh = lock(&self.fresh);
+        let mut entries: Vec<(&BlobId, &Entry)> = fresh.iter().collect();
+        entries.extend(
+            self.loaded
+                .iter()
+                .filter(|(id, _)| self.journaled.contains(*id) && !fresh.contains_key(*id)),
+        );
+        entries.retain(|(id, _)| self.kept(id));
+        self.encode(entries)
+    }
+
+    /// Take in a journal read after the cache: its entries (newer) and its memos.
+    fn absorb(&mut self, journal: Cache) {
+        for (id, e) in journal.loaded {
+            self.journaled.insert(id);
+            self.loaded.insert(id, e);
         }
-        let keep = self.keep.lock().unwrap_or_else(|e| e.into_inner());
-        keep.as_ref()
-            .is_some_and(|keep| self.loaded.keys().any(|id| !keep.contains(id)))
+        self.counts.extend(journal.counts);
+        self.texts.extend(journal.texts);
     }
 
     pub fn len(&self) -> usize {
@@ -174,6 +204,11 @@ impl Cache {
                 .filter(|(id, _)| !fresh.contains_key(*id)),
         );
         entries.retain(|(id, _)| self.kept(id));
+        self.encode(entries)
+    }
+
+    /// Serialize these entries, with the memos this run counted, made or used.
+    fn encode(&self, mut entries: Vec<(&BlobId, &Entry)>) -> Vec<u8> {
         entries.sort_unstable_by_key(|(id, _)| **id);
         let ids: Vec<&BlobId> = entries.iter().map(|(id, _)| *id).collect();
         let mut out = Vec::with_capacity(64 + ids.len() * 256);
@@ -342,20 +377,49 @@ pub fn location(root: &Path) -> Option<PathBuf> {
     Some(repo.path().join("onepass").join(FILE_NAME))
 }
 
-/// Load the cache; anything unreadable gives an empty one.
-pub fn load(path: Option<&Path>) -> Cache {
-    path.and_then(|p| std::fs::read(p).ok())
-        .and_then(Cache::from_vec)
-        .unwrap_or_default()
+/// The journal beside the cache: what runs added since the cache was last written whole.
+fn journal_path(path: &Path) -> PathBuf {
+    path.with_extension("journal")
 }
 
-/// Save the cache if it changed, atomically (write then rename).
+/// Load the cache and its journal; anything unreadable gives an empty one (a journal without its cache is
+/// ignored: it was written against another one).
+pub fn load(path: Option<&Path>) -> Cache {
+    let Some(path) = path else {
+        return Cache::default();
+    };
+    let Some(mut cache) = std::fs::read(path).ok().and_then(Cache::from_vec) else {
+        return Cache::default();
+    };
+    if let Some(journal) = std::fs::read(journal_path(path))
+        .ok()
+        .and_then(Cache::from_vec)
+    {
+        cache.absorb(journal);
+    }
+    cache
+}
+
+/// Save what changed, atomically (write then rename): usually only the journal, small beside the cache of a
+/// large repository; the cache is written whole (and the journal removed) when the journal grows past a
+/// quarter of it or a quarter of the entries went stale.
 pub fn save(path: Option<&Path>, cache: &Cache) -> std::io::Result<()> {
     let Some(path) = path else { return Ok(()) };
     if !cache.needs_saving() {
         return Ok(());
     }
-    crate::binfile::write_atomic(path, &cache.to_bytes())
+    let base = std::fs::metadata(path).map_or(0, |m| m.len());
+    if base > 0 && cache.stale() <= cache.loaded.len() / 4 {
+        let journal = cache.journal_bytes();
+        if (journal.len() as u64) < base / 4 {
+            return crate::binfile::write_atomic(&journal_path(path), &journal);
+        }
+    }
+    crate::binfile::write_atomic(path, &cache.to_bytes())?;
+    match std::fs::remove_file(journal_path(path)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]
@@ -403,6 +467,52 @@ mod tests {
                 .to_string(),
             "ce013625030ba8dba906f756967f9e9ca394464a"
         );
+    }
+
+    #[test]
+    fn a_run_that_adds_little_writes_only_the_journal() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onepass").join(FILE_NAME);
+        let first = Cache::default();
+        for n in 0..40u32 {
+            first.update(blob_id(&n.to_le_bytes()), |e| e.tokens = Some(n));
+        }
+        save(Some(&path), &first).unwrap();
+        let base = std::fs::read(&path).unwrap();
+        assert!(!journal_path(&path).exists());
+
+        // One new entry: the cache stays as it was, the journal holds the entry.
+        let second = load(Some(&path));
+        second.update(blob_id(b"new"), |e| e.tokens = Some(99));
+        save(Some(&path), &second).unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), base);
+        assert!(journal_path(&path).exists());
+        let third = load(Some(&path));
+        assert_eq!(third.find(&blob_id(b"new"), |e| e.tokens), Some(99));
+        assert_eq!(
+            third.find(&blob_id(&7u32.to_le_bytes()), |e| e.tokens),
+            Some(7)
+        );
+        assert!(!third.needs_saving());
+
+        // Another run keeps the journal's entries; many new ones write the cache whole again.
+        third.update(blob_id(b"newer"), |e| e.tokens = Some(100));
+        save(Some(&path), &third).unwrap();
+        let fourth = load(Some(&path));
+        assert_eq!(fourth.find(&blob_id(b"new"), |e| e.tokens), Some(99));
+        assert_eq!(fourth.find(&blob_id(b"newer"), |e| e.tokens), Some(100));
+        for n in 100..140u32 {
+            fourth.update(blob_id(&n.to_le_bytes()), |e| e.tokens = Some(n));
+        }
+        save(Some(&path), &fourth).unwrap();
+        assert!(!journal_path(&path).exists(), "folded into the cache");
+        let fifth = load(Some(&path));
+        assert_eq!(fifth.len(), 40 + 2 + 40);
+
+        // A journal whose cache is gone is not read.
+        std::fs::remove_file(&path).unwrap();
+        std::fs::write(journal_path(&path), fifth.to_bytes()).unwrap();
+        assert!(load(Some(&path)).is_empty());
     }
 
     #[test]
