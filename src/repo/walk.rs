@@ -74,10 +74,17 @@ impl Candidate {
     /// reads as empty (it changed under us; the next walk sees it as it is).
     pub fn text(&self) -> &str {
         self.text.get_or_init(|| {
-            self.source
-                .as_ref()
-                .and_then(|p| std::fs::read(p).ok())
-                .and_then(|bytes| String::from_utf8(bytes).ok())
+            use std::io::Read;
+            // A file that grew past any sane size since it was stat'ed is not read whole.
+            let mut bytes = Vec::with_capacity(self.bytes as usize);
+            let read = self.source.as_ref().and_then(|p| {
+                std::fs::File::open(p)
+                    .ok()?
+                    .take(super::MAX_EDIT_BYTES)
+                    .read_to_end(&mut bytes)
+                    .ok()
+            });
+            read.and_then(|_| String::from_utf8(bytes).ok())
                 .unwrap_or_default()
         })
     }
@@ -682,6 +689,25 @@ mod tests {
             "{}",
             error_message(&nested)
         );
+    }
+
+    #[test]
+    fn an_unread_candidate_reads_its_text_on_first_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.rs");
+        std::fs::write(&file, "fn a() {}\n").unwrap();
+        let stat = FileStat::of(&std::fs::metadata(&file).unwrap());
+        let known = Candidate::unread("a.rs".into(), file.clone(), stat, [1; 20], true);
+        assert!(!known.is_read());
+        assert_eq!(known.bytes, 10);
+        assert_eq!(known.text(), "fn a() {}\n");
+        assert!(known.is_read());
+        // Gone, or no longer text, since the walk: empty rather than a failure.
+        let gone = Candidate::unread("b.rs".into(), dir.path().join("b.rs"), stat, [1; 20], true);
+        assert_eq!(gone.text(), "");
+        std::fs::write(&file, [0xff, 0xfe]).unwrap();
+        let changed = Candidate::unread("a.rs".into(), file, stat, [1; 20], true);
+        assert_eq!(changed.into_text(), "");
     }
 
     #[test]
