@@ -2,7 +2,8 @@
 """Ranking quality: for every case of fixtures/rank/cases.json, are all the files the change needs included
 whole by `onepass pack` at a given budget?
 
-    bench/quality.py [--budget 16000] [--onepass target/release/onepass] [--work DIR] [-v]
+    bench/quality.py [--budget 16000] [--cases fixtures/rank/heldout.json] [--onepass target/release/onepass]
+                     [--work DIR] [-v]
 
 Repositories are assembled once under --work (default target/rank-repos) from the source trees the cases
 file names, committed to git, then packed for each request. Prints one line per case and the totals; with -v
@@ -15,6 +16,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -27,6 +29,24 @@ def build(name, spec, work):
         return dest
     os.makedirs(dest, exist_ok=True)
     for src, dst in spec["sources"]:
+        if "!" in src:
+            # A folder inside a zip archive (the JDK ships its sources as lib/src.zip): "ARCHIVE!prefix/".
+            archive, prefix = src.split("!", 1)
+            found = glob.glob(os.path.expanduser(archive))
+            if not found:
+                raise SystemExit(f"{name}: archive {archive} not found on this machine")
+            with zipfile.ZipFile(found[0]) as z:
+                for member in z.namelist():
+                    rel = member[len(prefix):].lstrip("/")
+                    if not member.startswith(prefix) or member.endswith("/") or not rel:
+                        continue
+                    if any(part in SKIP_DIRS for part in rel.split("/")):
+                        continue
+                    out = os.path.join(dest, dst, rel)
+                    os.makedirs(os.path.dirname(out), exist_ok=True)
+                    with open(out, "wb") as f:
+                        f.write(z.read(member))
+            continue
         found = glob.glob(os.path.expanduser(src))
         if not found:
             raise SystemExit(f"{name}: source {src} not found on this machine")
