@@ -77,6 +77,9 @@ def main():
     feasible_total = 0
     feasible_hits = 0
     for n, case in enumerate(spec["cases"]):
+        # Cold every time: an index cached by an earlier build (same cache version, other ranking data) would
+        # measure that build's index, not this one's.
+        shutil.rmtree(os.path.join(repos[case["repo"]], ".git", "onepass"), ignore_errors=True)
         out = subprocess.run([args.onepass, "pack", "--json", "--budget", str(args.budget), case["request"]],
                              cwd=repos[case["repo"]], env=env, capture_output=True, text=True)
         if out.returncode != 0:

@@ -304,6 +304,9 @@ pub struct FileIndex {
     /// Hashes of the module path segments the file imports, sorted.
     pub imports: Vec<u64>,
     pub bytes: u32,
+    /// Hashes of the runs of two and three consecutive words inside the file's string literals, sorted:
+    /// a request that quotes an error message finds the file that prints it, not every file with its words.
+    pub literals: Vec<u64>,
 }
 
 impl FileIndex {
@@ -340,13 +343,122 @@ pub fn index(text: &str) -> FileIndex {
     defines.dedup();
     imports.sort_unstable();
     imports.dedup();
+    let mut literals = Vec::new();
+    for_each_literal_bigram(text, |h| literals.push(h));
+    literals.sort_unstable();
+    literals.dedup();
     FileIndex {
         terms,
         len,
         defines,
         imports,
         bytes: text.len().min(u32::MAX as usize) as u32,
+        literals,
     }
+}
+
+/// The hash of one word of a message, lower-cased (words are compared as written: no stemming).
+fn hash_words(word: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET;
+    for &b in word {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// Continue the first word's running hash with a separator no word contains, then the second word.
+fn bigram_of(first: u64, second: &[u8]) -> u64 {
+    let mut h = (first ^ 0xff).wrapping_mul(FNV_PRIME);
+    for &b in second {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The words of a message: runs of letters and digits (an escape like `\n` separates words).
+fn for_each_message_word(text: &[u8], mut each: impl FnMut(&[u8])) {
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if !(text[i].is_ascii_alphanumeric() || text[i] >= 0x80) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && (text[i].is_ascii_alphanumeric() || text[i] >= 0x80) {
+            i += 1;
+        }
+        if i - start <= 40 {
+            each(&text[start..i]);
+        }
+    }
+}
+
+/// Call `each` with the hash of every run of two and of three consecutive words inside a string literal (`"…"`,
+/// `'…'`, `` `…` ``). A literal ends at its closing quote; `'` and `"` literals also end at the end of the
+/// line unless it is continued with a backslash, so a stray apostrophe in a comment costs one line at most.
+pub fn for_each_literal_bigram(text: &str, mut each: impl FnMut(u64)) {
+    const LONGEST: usize = 4000;
+    let b = text.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        let q = b[i];
+        i += 1;
+        if !matches!(q, b'"' | b'\'' | b'`') {
+            continue;
+        }
+        let start = i;
+        let mut j = start;
+        let mut end = None;
+        while j < b.len() && j - start < LONGEST {
+            match b[j] {
+                b'\\' => j += 2,
+                c if c == q => {
+                    end = Some(j);
+                    break;
+                }
+                b'\n' if q != b'`' => break,
+                _ => j += 1,
+            }
+        }
+        let Some(end) = end else { continue };
+        for_each_word_run(&b[start..end], &mut each);
+        i = end + 1;
+    }
+}
+
+/// Call `each` with the hash of every two and every three consecutive words of `text`.
+fn for_each_word_run(text: &[u8], mut each: impl FnMut(u64)) {
+    let mut one: Option<u64> = None;
+    let mut two: Option<u64> = None;
+    for_each_message_word(text, |w| {
+        if let Some(p) = two {
+            each(bigram_of(p, w));
+        }
+        two = one.map(|p| bigram_of(p, w));
+        if let Some(p) = two {
+            each(p);
+        }
+        one = Some(hash_words(w));
+    });
+}
+
+/// The units a quoted phrase is matched by against string literals: its word triples (three consecutive
+/// words), or its word pairs when it has only two words.
+fn phrase_units(phrase: &str) -> Vec<u64> {
+    let mut words = Vec::new();
+    for_each_message_word(phrase.as_bytes(), |w| words.push(w.to_vec()));
+    let mut out = Vec::new();
+    if words.len() == 2 {
+        out.push(bigram_of(hash_words(&words[0]), &words[1]));
+    }
+    for w in words.windows(3) {
+        out.push(bigram_of(bigram_of(hash_words(&w[0]), &w[1]), &w[2]));
+    }
+    out
 }
 
 /// Words that may precede a definition keyword (`pub`, `export default`, `static`…).
@@ -597,6 +709,11 @@ pub enum Reason {
         phrase: String,
         points: f64,
     },
+    /// A string literal of the file has (much of) a quoted phrase word for word: it prints that message.
+    Message {
+        phrase: String,
+        points: f64,
+    },
     /// Linked to a top hit through the import/reference graph.
     Graph {
         with: String,
@@ -749,6 +866,10 @@ const W_DEFINES_NAMED: f64 = 12.0;
 const W_PATH_WORD: f64 = 2.5;
 const W_STEM: f64 = 2.0;
 const W_PHRASE: f64 = 1.5;
+/// Per unit of rarity of the word pairs a string literal shares with a quoted phrase.
+const W_MESSAGE: f64 = 10.0;
+/// A literal must share at least this share of a phrase's word pairs (weighted by rarity).
+const MESSAGE_MIN_SHARE: f64 = 0.5;
 const W_GRAPH: f64 = 0.35;
 const W_DIRTY: f64 = 0.25;
 const W_RECENT: f64 = 0.08;
@@ -792,6 +913,27 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             .map_or_else(|| idf_of(0), |w| w.2)
     };
     let avg_len = docs.iter().map(|d| d.index.len as f64).sum::<f64>() / n;
+    // Each quoted phrase as runs of words, each with its rarity among the files' string literals.
+    let messages: Vec<(&str, Vec<(u64, f64)>)> = query
+        .phrases
+        .iter()
+        .map(|(phrase, _)| {
+            let mut pairs = phrase_units(phrase);
+            pairs.sort_unstable();
+            pairs.dedup();
+            let pairs = pairs
+                .into_iter()
+                .map(|h| {
+                    let df = docs
+                        .iter()
+                        .filter(|d| d.index.literals.binary_search(&h).is_ok())
+                        .count();
+                    (h, idf_of(df))
+                })
+                .collect();
+            (phrase.as_str(), pairs)
+        })
+        .collect();
 
     let positions: Vec<usize> = (0..docs.len()).collect();
     let scores: Vec<(Score, (u64, f64, f64))> = super::par_map(&positions, |&i| {
@@ -818,6 +960,24 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 named += points;
                 reasons.push(Reason::DefinesNamed {
                     symbol: name.clone(),
+                    points: round(points),
+                });
+            }
+        }
+        for (phrase, pairs) in &messages {
+            let total: f64 = pairs.iter().map(|p| p.1).sum();
+            let (mut shared, mut count) = (0.0, 0usize);
+            for &(h, idf) in pairs {
+                if doc.index.literals.binary_search(&h).is_ok() {
+                    shared += idf;
+                    count += 1;
+                }
+            }
+            if count > 0 && shared >= MESSAGE_MIN_SHARE * total {
+                let points = W_MESSAGE * (shared / total) * (shared / count as f64);
+                named += points;
+                reasons.push(Reason::Message {
+                    phrase: phrase.to_string(),
                     points: round(points),
                 });
             }
@@ -1073,6 +1233,7 @@ impl std::fmt::Display for Reason {
                 write!(f, "words [{}] +{points}", terms.join(" "))
             }
             Reason::Phrase { phrase, points } => write!(f, "phrase {phrase:?} +{points}"),
+            Reason::Message { phrase, points } => write!(f, "prints {phrase:?} +{points}"),
             Reason::Graph { with, link, points } => {
                 let how = match link {
                     Link::DefinesUsed => "defines what",
@@ -1276,6 +1437,47 @@ mod tests {
         assert_eq!(order[0], "src/parser.rs");
         assert_eq!(order[1], "src/parser_tests.rs", "{order:?}");
         assert_eq!(order[2], "src/b.rs", "{order:?}");
+    }
+
+    #[test]
+    fn a_quoted_message_finds_the_file_that_prints_it() {
+        // Both files have every word of the message, in literals too; only one prints it.
+        let files = [
+            (
+                "loop/events.py",
+                "class Loop:\n    def close(self):\n        \"\"\"Close the event loop.\"\"\"\n        log('event loop')\n        log('loop is')\n        log('it is closed')\n        self._closed = True\n",
+            ),
+            (
+                "loop/base.py",
+                "def check(self):\n    if self._closed:\n        raise RuntimeError('Event loop is closed')\n",
+            ),
+            ("loop/other.py", "def unrelated():\n    pass\n"),
+        ];
+        let order = ranked(
+            "Calling the loop after close raises \"Event loop is closed\"",
+            &files,
+            &GitFacts::default(),
+        );
+        assert_eq!(order[0], "loop/base.py", "{order:?}");
+    }
+
+    #[test]
+    fn string_literals_are_indexed_as_runs_of_words() {
+        let runs = |text: &str| {
+            let mut v = Vec::new();
+            for_each_literal_bigram(text, |h| v.push(h));
+            v.sort_unstable();
+            v
+        };
+        let printed = runs("panic!(\"Cannot start a runtime from \\\n    within a runtime.\");");
+        for unit in phrase_units("start a runtime from within") {
+            assert!(printed.binary_search(&unit).is_ok());
+        }
+        assert_eq!(phrase_units("Send pending").len(), 1);
+        let pending = phrase_units("send PENDING")[0];
+        assert!(runs("x = 'Send pending'").binary_search(&pending).is_ok());
+        // Words outside literals, and an apostrophe that opens none, give nothing.
+        assert!(runs("send pending // don't\nfn f() {}\n").is_empty());
     }
 
     #[test]
