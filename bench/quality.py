@@ -24,6 +24,9 @@ SKIP_DIRS = {"__pycache__", "target", ".git", "node_modules", "tests", "benches"
 
 
 def build(name, spec, work):
+    # A repository may keep some of the folders left out by default ("keep": ["tests"]): real projects
+    # have their tests beside the code, and those compete for the budget.
+    skip = SKIP_DIRS - set(spec.get("keep", []))
     dest = os.path.join(work, name)
     if os.path.isdir(os.path.join(dest, ".git")):
         return dest
@@ -40,7 +43,7 @@ def build(name, spec, work):
                     rel = member[len(prefix):].lstrip("/")
                     if not member.startswith(prefix) or member.endswith("/") or not rel:
                         continue
-                    if any(part in SKIP_DIRS for part in rel.split("/")):
+                    if any(part in skip for part in rel.split("/")):
                         continue
                     out = os.path.join(dest, dst, rel)
                     os.makedirs(os.path.dirname(out), exist_ok=True)
@@ -51,7 +54,7 @@ def build(name, spec, work):
         if not found:
             raise SystemExit(f"{name}: source {src} not found on this machine")
         shutil.copytree(found[0], os.path.join(dest, dst), dirs_exist_ok=True,
-                        ignore=lambda d, names: [n for n in names if n in SKIP_DIRS or n.endswith(".pyc")])
+                        ignore=lambda d, names: [n for n in names if n in skip or n.endswith(".pyc")])
     env = dict(os.environ, GIT_AUTHOR_NAME="q", GIT_AUTHOR_EMAIL="q@example.com",
                GIT_COMMITTER_NAME="q", GIT_COMMITTER_EMAIL="q@example.com")
     subprocess.run(["git", "init", "-q", dest], check=True)
