@@ -799,11 +799,27 @@ impl Query {
                 q.paths.push(token.trim_start_matches("./").to_string());
                 continue;
             }
+            // The last part of a qualified name (`git2::Error`, `os.path.join`) is code, whatever its shape.
+            let qualified = token.contains("::")
+                || token
+                    .split('.')
+                    .filter(|p| p.starts_with(char::is_alphabetic))
+                    .count()
+                    >= 2;
+            let last = token.rsplit(['.', ':']).next().unwrap_or("");
             for piece in token.split(['.', '/', ':']) {
                 let piece = piece.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
-                if looks_like_identifier(piece) || raw.contains(&format!("{piece}(")) {
+                let code = qualified
+                    && last.starts_with(piece)
+                    && piece.starts_with(|c: char| c.is_alphabetic() || c == '_')
+                    && piece.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if code || looks_like_identifier(piece) || raw.contains(&format!("{piece}(")) {
                     let lower = piece.to_ascii_lowercase();
                     if lower.len() >= 3 && !q.identifiers.contains(&lower) {
+                        // Written as code, a common word (`Error`, `get`) is a name: it counts as a word too.
+                        if code && !seen.contains(&lower) && seen.insert(lower.clone()) {
+                            q.words.push(lower.clone());
+                        }
                         q.identifiers.push(lower);
                     }
                 }
@@ -867,7 +883,7 @@ const W_PATH_WORD: f64 = 2.5;
 const W_STEM: f64 = 2.0;
 const W_PHRASE: f64 = 1.5;
 /// Per unit of rarity of the word pairs a string literal shares with a quoted phrase.
-const W_MESSAGE: f64 = 10.0;
+const W_MESSAGE: f64 = 15.0;
 /// A literal must share at least this share of a phrase's word pairs (weighted by rarity).
 const MESSAGE_MIN_SHARE: f64 = 0.5;
 const W_GRAPH: f64 = 0.35;
@@ -1318,6 +1334,19 @@ mod tests {
         }
         assert_eq!(q.phrases.len(), 1);
         assert_eq!(q.phrases[0].0, "connection reset by peer");
+    }
+
+    #[test]
+    fn the_last_part_of_a_qualified_name_is_an_identifier() {
+        let q = Query::parse("git2::Error prints its class; email.utils.parseaddr splits names");
+        for want in ["error", "parseaddr"] {
+            assert!(q.identifiers.contains(&want.to_string()), "{want}: {q:?}");
+        }
+        // A common word written as code is a word of the request too (`Error` names error.rs).
+        assert!(q.words.contains(&"error".to_string()), "{q:?}");
+        for not in ["git2", "email", "utils", "prints"] {
+            assert!(!q.identifiers.contains(&not.to_string()), "{not}: {q:?}");
+        }
     }
 
     #[test]
