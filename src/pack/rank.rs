@@ -853,6 +853,54 @@ impl Query {
     }
 }
 
+/// Other forms of an English word as code and prose spell it: plural and singular, and the verb's `-ing`,
+/// `-ed`, `-er` and `-s` forms and its stem. Only forms that occur in the repository are used, so the list
+/// may overshoot (`closes` gives `clos` as well as `close`).
+fn inflections(word: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if word.len() < 4 || !word.chars().all(|c| c.is_ascii_lowercase()) {
+        return out;
+    }
+    let mut add = |form: String| {
+        if form.len() >= 3 && form != word && !out.contains(&form) {
+            out.push(form);
+        }
+    };
+    // Reduce to stems.
+    for suffix in ["ies", "es", "s", "ing", "ed", "er", "ers"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if suffix == "ies" {
+                add(format!("{stem}y"));
+                continue;
+            }
+            if suffix == "s" && stem.ends_with('s') {
+                continue;
+            }
+            add(stem.to_string());
+            if matches!(suffix, "ing" | "ed" | "er" | "ers" | "es") {
+                add(format!("{stem}e"));
+                // A doubled consonant: `running` -> `run`.
+                let b = stem.as_bytes();
+                if b.len() >= 2 && b[b.len() - 1] == b[b.len() - 2] {
+                    add(stem[..stem.len() - 1].to_string());
+                }
+            }
+        }
+    }
+    // And grow from the stem.
+    let base = word.strip_suffix('e').unwrap_or(word);
+    if let Some(stem) = word.strip_suffix('y') {
+        add(format!("{stem}ies"));
+    }
+    if !word.ends_with('s') {
+        add(format!("{word}s"));
+        add(format!("{base}ing"));
+        add(format!("{base}ed"));
+        add(format!("{base}er"));
+    }
+    out
+}
+
 fn looks_like_path(token: &str) -> bool {
     let name = token.rsplit('/').next().unwrap_or(token);
     let has_ext = name.rsplit_once('.').is_some_and(|(stem, ext)| {
@@ -882,6 +930,8 @@ const W_DEFINES_NAMED: f64 = 12.0;
 const W_PATH_WORD: f64 = 2.5;
 const W_STEM: f64 = 2.0;
 const W_PHRASE: f64 = 1.5;
+/// An occurrence of another form of a request word counts for this much of one of the word itself.
+const W_OTHER_FORM: f64 = 0.7;
 /// Per unit of rarity of the word pairs a string literal shares with a quoted phrase.
 const W_MESSAGE: f64 = 15.0;
 /// A literal must share at least this share of a phrase's word pairs (weighted by rarity).
@@ -904,14 +954,66 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let query = Query::parse(request);
     let n = docs.len().max(1) as f64;
     let idf_of = |df: usize| ((n - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln();
-    let words: Vec<(String, u64, f64)> = query
+    // Each word with the other forms of it that occur in the repository (`decorators` finds `decorator`,
+    // `parsing` finds `parse`), and its rarity counting a file that has any of them: one pass over the files.
+    let word_forms: Vec<(u64, Vec<u64>)> = query
         .words
         .iter()
         .map(|w| {
-            let h = hash_term(w);
-            let df = docs.iter().filter(|d| d.index.has(h)).count();
-            (w.clone(), h, idf_of(df))
+            (
+                hash_term(w),
+                inflections(w).iter().map(|f| hash_term(f)).collect(),
+            )
         })
+        .collect();
+    // Per file, one flag per word (it or a form of it occurs) then one per form, all words' forms in turn.
+    let form_count: usize = word_forms.iter().map(|(_, o)| o.len()).sum();
+    let presence: Vec<Vec<bool>> = super::par_map(docs, |d| {
+        let mut flags = vec![false; word_forms.len() + form_count];
+        let mut at = word_forms.len();
+        for (k, (h, others)) in word_forms.iter().enumerate() {
+            let mut any = d.index.has(*h);
+            for &o in others {
+                flags[at] = d.index.has(o);
+                any |= flags[at];
+                at += 1;
+            }
+            flags[k] = any;
+        }
+        flags
+    });
+    let mut df = vec![0usize; word_forms.len() + form_count];
+    for flags in &presence {
+        for (n, &f) in flags.iter().enumerate() {
+            df[n] += usize::from(f);
+        }
+    }
+    drop(presence);
+    let (word_df, mut rest) = df.split_at(word_forms.len());
+    let mut form_df: Vec<&[usize]> = Vec::new();
+    for (_, others) in &word_forms {
+        let (mine, after) = rest.split_at(others.len());
+        form_df.push(mine);
+        rest = after;
+    }
+    let forms: Vec<Vec<u64>> = word_forms
+        .iter()
+        .zip(&form_df)
+        .map(|((_, others), df)| {
+            others
+                .iter()
+                .zip(df.iter())
+                .filter(|(_, df)| **df > 0)
+                .map(|(h, _)| *h)
+                .collect()
+        })
+        .collect();
+    let words: Vec<(String, u64, f64)> = query
+        .words
+        .iter()
+        .zip(&word_forms)
+        .zip(word_df)
+        .map(|((w, (h, _)), &df)| (w.clone(), *h, idf_of(df)))
         .collect();
     let idents: Vec<(String, u64, f64)> = query
         .identifiers
@@ -1008,13 +1110,19 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         let mut matched = 0u64;
         for (k, (_, h, idf)) in words.iter().enumerate() {
             let mut s = 0.0;
-            if path_terms.contains(h) {
+            let others = &forms[k];
+            if path_terms.contains(h) || others.iter().any(|o| path_terms.contains(o)) {
                 s += W_PATH_WORD * idf;
-                if *h == stem {
+                if *h == stem || others.contains(&stem) {
                     s += W_STEM * idf;
                 }
             }
-            let tf = f64::from(doc.index.count(*h));
+            let tf = f64::from(doc.index.count(*h))
+                + W_OTHER_FORM
+                    * others
+                        .iter()
+                        .map(|&o| f64::from(doc.index.count(o)))
+                        .sum::<f64>();
             if tf > 0.0 {
                 s += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * len_norm);
             }
@@ -1293,6 +1401,11 @@ mod tests {
             .collect()
     }
 
+    /// The best-ranked file, without git signals.
+    fn top(request: &str, files: &[(&str, &str)]) -> String {
+        ranked(request, files, &GitFacts::default()).remove(0)
+    }
+
     #[test]
     fn terms_split_identifiers() {
         let t = terms("Add a --verbose flag to parseArgs in cli_opts.rs");
@@ -1347,6 +1460,42 @@ mod tests {
         for not in ["git2", "email", "utils", "prints"] {
             assert!(!q.identifiers.contains(&not.to_string()), "{not}: {q:?}");
         }
+    }
+
+    #[test]
+    fn words_find_their_other_forms() {
+        for (word, form) in [
+            ("decorators", "decorator"),
+            ("parsing", "parse"),
+            ("closes", "close"),
+            ("retries", "retry"),
+            ("running", "run"),
+            ("query", "queries"),
+            ("parse", "parsing"),
+            ("parse", "parser"),
+        ] {
+            assert!(
+                inflections(word).contains(&form.to_string()),
+                "{word} -> {form}: {:?}",
+                inflections(word)
+            );
+        }
+        assert!(inflections("class").iter().all(|f| f != "clas"));
+        let files = [
+            (
+                "lib/util.py",
+                "def helper():\n    \"\"\"A docstring.\"\"\"\n",
+            ),
+            (
+                "lib/decorator.py",
+                "def decorator(fn):\n    wrapper.__doc__ = fn.__doc__\n    return wrapper\n",
+            ),
+            ("lib/other.py", "x = 1\n"),
+        ];
+        assert_eq!(
+            top("class decorators lose their docstring", &files),
+            "lib/decorator.py"
+        );
     }
 
     #[test]
@@ -1482,12 +1631,8 @@ mod tests {
             ),
             ("loop/other.py", "def unrelated():\n    pass\n"),
         ];
-        let order = ranked(
-            "Calling the loop after close raises \"Event loop is closed\"",
-            &files,
-            &GitFacts::default(),
-        );
-        assert_eq!(order[0], "loop/base.py", "{order:?}");
+        let request = "Calling the loop after close raises \"Event loop is closed\"";
+        assert_eq!(top(request, &files), "loop/base.py");
     }
 
     #[test]
