@@ -735,6 +735,11 @@ pub enum Reason {
     SizePrior {
         factor: f64,
     },
+    /// Direct evidence scaled down for a test or documentation file.
+    FileKind {
+        file: String,
+        factor: f64,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -853,6 +858,43 @@ impl Query {
     }
 }
 
+/// What kind of file a path is, and how much the direct evidence in it counts: tests (a `test`, `tests`,
+/// `spec` or `__tests__` folder, `test_*`, `*_test.*`, `*.test.*`, `*.spec.*`, `*Test.java`) and documentation
+/// (Markdown, reStructuredText, plain text, a `docs` folder) count for less than code.
+fn file_kind(path: &str) -> (&'static str, f64) {
+    let lower = path.to_ascii_lowercase();
+    let mut dirs = lower.split('/');
+    let name = dirs.next_back().unwrap_or("");
+    let stem = name.split('.').next().unwrap_or(name);
+    let in_dir = |names: &[&str]| lower.split('/').rev().skip(1).any(|d| names.contains(&d));
+    let test = in_dir(&[
+        "test",
+        "tests",
+        "spec",
+        "specs",
+        "__tests__",
+        "testing",
+        "testdata",
+    ]) || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_tests")
+        || stem == "tests"
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || (path.ends_with("Test.java") || path.ends_with("Tests.java"));
+    if test {
+        return ("test", W_TEST_FILE);
+    }
+    let doc = matches!(
+        name.rsplit('.').next().unwrap_or(""),
+        "md" | "rst" | "txt" | "adoc" | "markdown"
+    ) || in_dir(&["doc", "docs", "documentation"]);
+    if doc {
+        return ("docs", W_DOC_FILE);
+    }
+    ("code", 1.0)
+}
+
 /// Other forms of an English word as code and prose spell it: plural and singular, and the verb's `-ing`,
 /// `-ed`, `-er` and `-s` forms and its stem. Only forms that occur in the repository are used, so the list
 /// may overshoot (`closes` gives `clos` as well as `close`).
@@ -930,6 +972,9 @@ const W_DEFINES_NAMED: f64 = 12.0;
 const W_PATH_WORD: f64 = 2.5;
 const W_STEM: f64 = 2.0;
 const W_PHRASE: f64 = 1.5;
+/// How much the direct evidence in a test file counts, and in documentation.
+const W_TEST_FILE: f64 = 0.5;
+const W_DOC_FILE: f64 = 0.6;
 /// An occurrence of another form of a request word counts for this much of one of the word itself.
 const W_OTHER_FORM: f64 = 0.7;
 /// Per unit of rarity of the word pairs a string literal shares with a quoted phrase.
@@ -1058,6 +1103,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         let doc = &docs[i];
         let mut reasons = Vec::new();
         let mut named = 0.0;
+        let mut path_named = 0.0;
         let lower_path = doc.path.to_ascii_lowercase();
         for mention in &query.paths {
             let m = mention.to_ascii_lowercase();
@@ -1065,7 +1111,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 || lower_path.ends_with(&format!("/{m}"))
                 || (!m.contains('/') && lower_path.rsplit('/').next() == Some(m.as_str()));
             if hit {
-                named += W_PATH_NAMED;
+                path_named += W_PATH_NAMED;
                 reasons.push(Reason::PathNamed {
                     mention: mention.clone(),
                     points: W_PATH_NAMED,
@@ -1142,10 +1188,19 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             }
         }
         let factor = 1.0 / (1.0 + f64::from(doc.index.bytes) / 150_000.0);
+        // Tests and docs repeat the words and names of the code they are about, and a change needs the code
+        // first: what they match counts for less, unless the request names them by path.
+        let (kind, kind_factor) = file_kind(doc.path);
+        if kind_factor < 1.0 && named + lexical > 0.0 {
+            reasons.push(Reason::FileKind {
+                file: kind.to_string(),
+                factor: kind_factor,
+            });
+        }
         (
             Score {
                 index: i,
-                score: named + lexical * factor,
+                score: path_named + (named + lexical * factor) * kind_factor,
                 reasons,
             },
             (matched, lexical, factor),
@@ -1380,6 +1435,7 @@ impl std::fmt::Display for Reason {
                 points,
             } => write!(f, "changed with {with} in {commits} commit(s) +{points}"),
             Reason::SizePrior { factor } => write!(f, "size x{factor}"),
+            Reason::FileKind { file, factor } => write!(f, "{file} x{factor}"),
         }
     }
 }
@@ -1496,6 +1552,34 @@ mod tests {
             top("class decorators lose their docstring", &files),
             "lib/decorator.py"
         );
+    }
+
+    #[test]
+    fn tests_and_docs_count_less_than_the_code_they_are_about() {
+        let files = [
+            (
+                "tests/header_tests.rs",
+                "#[test]\nfn last_line() { header(\"a\\nlast line\"); }\n#[test]\nfn last_line_dropped() { header(\"last line\"); }\n",
+            ),
+            (
+                "docs/header.md",
+                "The header keeps the last line. The last line of a header.\n",
+            ),
+            (
+                "src/header.rs",
+                "pub fn header(text: &str) -> Vec<&str> {\n    text.lines().collect()\n}\n",
+            ),
+        ];
+        assert_eq!(top("header drops the last line", &files), "src/header.rs");
+        // Named by path, a test file is what the request is about.
+        assert_eq!(
+            top("tests/header_tests.rs drops the last line", &files),
+            "tests/header_tests.rs"
+        );
+        assert_eq!(file_kind("src/pkg/thing_test.go").0, "test");
+        assert_eq!(file_kind("web/app.spec.ts").0, "test");
+        assert_eq!(file_kind("lib/test_utils/x.py").0, "code");
+        assert_eq!(file_kind("README.md").0, "docs");
     }
 
     #[test]
