@@ -304,7 +304,8 @@ pub struct FileIndex {
     /// Hashes of the module path segments the file imports, sorted.
     pub imports: Vec<u64>,
     pub bytes: u32,
-    /// Hashes of the runs of two and three consecutive words inside the file's string literals, sorted:
+    /// Hashes of the runs of three consecutive words (two in a two-word literal) inside the file's string
+    /// literals, sorted:
     /// a request that quotes an error message finds the file that prints it, not every file with its words.
     pub literals: Vec<u64>,
 }
@@ -366,17 +367,14 @@ fn hash_words(word: &[u8]) -> u64 {
     h
 }
 
-/// Continue the first word's running hash with a separator no word contains, then the second word.
-fn bigram_of(first: u64, second: &[u8]) -> u64 {
-    let mut h = (first ^ 0xff).wrapping_mul(FNV_PRIME);
-    for &b in second {
-        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-    }
-    h
+/// The hash of a run of words from the hash of its first part and of the next word.
+fn join(first: u64, next: u64) -> u64 {
+    ((first ^ 0xff).wrapping_mul(FNV_PRIME).rotate_left(29) ^ next)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
 }
 
 /// The words of a message: runs of letters and digits (an escape like `\n` separates words).
-fn for_each_message_word(text: &[u8], mut each: impl FnMut(&[u8])) {
+fn for_each_message_word<'a>(text: &'a [u8], mut each: impl FnMut(&'a [u8])) {
     let mut i = 0;
     while i < text.len() {
         if text[i] == b'\\' {
@@ -397,68 +395,86 @@ fn for_each_message_word(text: &[u8], mut each: impl FnMut(&[u8])) {
     }
 }
 
-/// Call `each` with the hash of every run of two and of three consecutive words inside a string literal (`"…"`,
+/// Call `each` with the hash of every run of words ([`for_each_run`]) inside a string literal (`"…"`,
 /// `'…'`, `` `…` ``). A literal ends at its closing quote; `'` and `"` literals also end at the end of the
 /// line unless it is continued with a backslash, so a stray apostrophe in a comment costs one line at most.
 pub fn for_each_literal_bigram(text: &str, mut each: impl FnMut(u64)) {
     const LONGEST: usize = 4000;
     let b = text.as_bytes();
+    let mut words: Vec<u64> = Vec::new();
     let mut i = 0;
-    while i < b.len() {
-        let q = b[i];
-        i += 1;
-        if !matches!(q, b'"' | b'\'' | b'`') {
+    while let Some(at) = memchr::memchr3(b'"', b'\'', b'`', &b[i..]) {
+        let q = b[i + at];
+        let start = i + at + 1;
+        i = start;
+        // An apostrophe inside a word (`don't`, `it's`) opens nothing.
+        if q == b'\'' && at + i > 1 && b[i - 2].is_ascii_alphanumeric() {
             continue;
         }
-        let start = i;
+        let limit = b.len().min(start + LONGEST);
         let mut j = start;
         let mut end = None;
-        while j < b.len() && j - start < LONGEST {
+        while j < limit {
+            let found = if q == b'`' {
+                memchr::memchr2(q, b'\\', &b[j..limit])
+            } else {
+                memchr::memchr3(q, b'\\', b'\n', &b[j..limit])
+            };
+            let Some(k) = found else { break };
+            j += k;
             match b[j] {
                 b'\\' => j += 2,
-                c if c == q => {
+                b'\n' => break,
+                _ => {
                     end = Some(j);
                     break;
                 }
-                b'\n' if q != b'`' => break,
-                _ => j += 1,
             }
         }
         let Some(end) = end else { continue };
-        for_each_word_run(&b[start..end], &mut each);
+        words.clear();
+        for_each_message_word(&b[start..end], |w| words.push(hash_words(w)));
+        for_each_run(&words, &mut each);
         i = end + 1;
     }
 }
 
-/// Call `each` with the hash of every two and every three consecutive words of `text`.
-fn for_each_word_run(text: &[u8], mut each: impl FnMut(u64)) {
-    let mut one: Option<u64> = None;
-    let mut two: Option<u64> = None;
-    for_each_message_word(text, |w| {
-        if let Some(p) = two {
-            each(bigram_of(p, w));
-        }
-        two = one.map(|p| bigram_of(p, w));
-        if let Some(p) = two {
-            each(p);
-        }
-        one = Some(hash_words(w));
-    });
-}
-
-/// The units a quoted phrase is matched by against string literals: its word triples (three consecutive
-/// words), or its word pairs when it has only two words.
-fn phrase_units(phrase: &str) -> Vec<u64> {
-    let mut words = Vec::new();
-    for_each_message_word(phrase.as_bytes(), |w| words.push(w.to_vec()));
-    let mut out = Vec::new();
+/// The runs of words a message is matched by: every three consecutive words, or the two words of a
+/// two-word message. `words` holds the words' hashes.
+fn for_each_run(words: &[u64], mut each: impl FnMut(u64)) {
     if words.len() == 2 {
-        out.push(bigram_of(hash_words(&words[0]), &words[1]));
+        each(join(words[0], words[1]));
     }
     for w in words.windows(3) {
-        out.push(bigram_of(bigram_of(hash_words(&w[0]), &w[1]), &w[2]));
+        each(join(join(w[0], w[1]), w[2]));
     }
+}
+
+/// The runs of words (see [`for_each_run`]) a quoted phrase is matched by against string literals.
+fn phrase_units(phrase: &str) -> Vec<u64> {
+    let mut words = Vec::new();
+    for_each_message_word(phrase.as_bytes(), |w| words.push(hash_words(w)));
+    let mut out = Vec::new();
+    for_each_run(&words, |h| out.push(h));
     out
+}
+
+/// Every three consecutive words of `text`, hashed as [`for_each_run`] does, with their text.
+fn word_triples(text: &str) -> Vec<(u64, String)> {
+    let mut words: Vec<&[u8]> = Vec::new();
+    for_each_message_word(text.as_bytes(), |w| words.push(w));
+    words
+        .windows(3)
+        .map(|w| {
+            let h = join(join(hash_words(w[0]), hash_words(w[1])), hash_words(w[2]));
+            let text = w
+                .iter()
+                .map(|x| String::from_utf8_lossy(x))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (h, text)
+        })
+        .collect()
 }
 
 /// Words that may precede a definition keyword (`pub`, `export default`, `static`…).
@@ -979,6 +995,12 @@ const W_DOC_FILE: f64 = 0.6;
 const W_OTHER_FORM: f64 = 0.7;
 /// Per unit of rarity of the word pairs a string literal shares with a quoted phrase.
 const W_MESSAGE: f64 = 15.0;
+/// Unquoted runs of three words of the request found in a file's literals: at least this many, each worth
+/// this much per unit of rarity, all together at most what a quoted message of this rarity is worth.
+const LOOSE_MIN_RUNS: usize = 2;
+const W_LOOSE_MESSAGE: f64 = 5.0;
+const LOOSE_MAX_IDF: f64 = 5.0;
+const LOOSE_MAX_RUNS: usize = 300;
 /// A literal must share at least this share of a phrase's word pairs (weighted by rarity).
 const MESSAGE_MIN_SHARE: f64 = 0.5;
 const W_GRAPH: f64 = 0.35;
@@ -1076,6 +1098,13 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             .map_or_else(|| idf_of(0), |w| w.2)
     };
     let avg_len = docs.iter().map(|d| d.index.len as f64).sum::<f64>() / n;
+    let literal_idf = |h: u64| {
+        let df = docs
+            .iter()
+            .filter(|d| d.index.literals.binary_search(&h).is_ok())
+            .count();
+        (df > 0).then(|| idf_of(df))
+    };
     // Each quoted phrase as runs of words, each with its rarity among the files' string literals.
     let messages: Vec<(&str, Vec<(u64, f64)>)> = query
         .phrases
@@ -1086,17 +1115,33 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             pairs.dedup();
             let pairs = pairs
                 .into_iter()
-                .map(|h| {
-                    let df = docs
-                        .iter()
-                        .filter(|d| d.index.literals.binary_search(&h).is_ok())
-                        .count();
-                    (h, idf_of(df))
-                })
+                .map(|h| (h, literal_idf(h).unwrap_or_else(|| idf_of(0))))
                 .collect();
             (phrase.as_str(), pairs)
         })
         .collect();
+    // Runs of words of the request outside its quotes that some string literal has: an error message pasted
+    // without quotes. Only runs that occur in some literal are kept.
+    let quoted: HashSet<u64> = messages
+        .iter()
+        .flat_map(|(_, units)| units.iter().map(|u| u.0))
+        .collect();
+    let mut loose: Vec<(u64, String, f64)> = Vec::new();
+    // Only when the request quotes nothing: a request that quotes its message says where the message is,
+    // and the rest is prose. A long pasted log is read up to a point: each run costs a look at every file.
+    let unquoted = if messages.is_empty() {
+        word_triples(request)
+    } else {
+        Vec::new()
+    };
+    for (h, text) in unquoted.into_iter().take(LOOSE_MAX_RUNS) {
+        if quoted.contains(&h) || loose.iter().any(|l| l.0 == h) {
+            continue;
+        }
+        if let Some(idf) = literal_idf(h) {
+            loose.push((h, text, idf));
+        }
+    }
 
     let positions: Vec<usize> = (0..docs.len()).collect();
     let scores: Vec<(Score, (u64, f64, f64))> = super::par_map(&positions, |&i| {
@@ -1145,6 +1190,24 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                     points: round(points),
                 });
             }
+        }
+        let found: Vec<&(u64, String, f64)> = loose
+            .iter()
+            .filter(|l| doc.index.literals.binary_search(&l.0).is_ok())
+            .collect();
+        if found.len() >= LOOSE_MIN_RUNS {
+            let points = (W_LOOSE_MESSAGE * found.iter().map(|l| l.2).sum::<f64>())
+                .min(W_MESSAGE * LOOSE_MAX_IDF);
+            named += points;
+            let phrase = found
+                .iter()
+                .map(|l| l.1.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ");
+            reasons.push(Reason::Message {
+                phrase,
+                points: round(points),
+            });
         }
         let mut path_terms: Vec<u64> = Vec::new();
         for_each_term_hash(doc.path, |h| path_terms.push(h));
@@ -1716,6 +1779,9 @@ mod tests {
             ("loop/other.py", "def unrelated():\n    pass\n"),
         ];
         let request = "Calling the loop after close raises \"Event loop is closed\"";
+        assert_eq!(top(request, &files), "loop/base.py");
+        // Pasted without quotes, the message is found by its runs of words.
+        let request = "Calling the loop after close fails: Event loop is closed";
         assert_eq!(top(request, &files), "loop/base.py");
     }
 
