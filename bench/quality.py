@@ -2,8 +2,8 @@
 """Ranking quality: for every case of fixtures/rank/cases.json, are all the files the change needs included
 whole by `onepass pack` at a given budget?
 
-    bench/quality.py [--budget 16000] [--cases fixtures/rank/heldout.json] [--onepass target/release/onepass]
-                     [--work DIR] [-v]
+    bench/quality.py [--budget 16000] [--cases fixtures/rank/heldout.json] [--strip-quotes]
+                     [--onepass target/release/onepass] [--work DIR] [-v]
 
 Repositories are assembled once under --work (default target/rank-repos) from the source trees the cases
 file names, committed to git, then packed for each request. Prints one line per case and the totals; with -v
@@ -69,9 +69,15 @@ def main():
     ap.add_argument("--onepass", default=os.path.join(ROOT, "target", "release", "onepass"))
     ap.add_argument("--work", default=os.path.join(ROOT, "target", "rank-repos"))
     ap.add_argument("--cases", default=os.path.join(ROOT, "fixtures", "rank", "cases.json"))
+    ap.add_argument("--strip-quotes", action="store_true",
+                    help="only the cases that quote something, with the double quotes taken out: an error "
+                         "message pasted as it is")
     ap.add_argument("-v", "--verbose", action="store_true")
     args = ap.parse_args()
     spec = json.load(open(args.cases))
+    if args.strip_quotes:
+        spec["cases"] = [dict(c, request=c["request"].replace('"', "")) for c in spec["cases"]
+                         if '"' in c["request"]]
     repos = {name: build(name, r, args.work) for name, r in spec["repos"].items()}
     env = dict(os.environ, ONEPASS_ENDPOINT="http://127.0.0.1:9", NO_COLOR="1")
     per_repo = {}
