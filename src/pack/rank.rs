@@ -2,16 +2,20 @@
 //! in, scores with their reasons out.
 //!
 //! Each file is first reduced to a [`FileIndex`] (term counts, the identifiers it defines, the modules it
-//! imports), which is cheap to cache by blob id. The request is read as plain words, the identifiers and paths
-//! it names, and the phrases it quotes (error messages). Signals, combined additively:
+//! imports, the runs of words in its string literals), which is cheap to cache by blob id. The request is read
+//! as plain words (each with the other forms of it the repository has: plural, `-ing`, `-ed`, stem), the
+//! identifiers and paths it names, and the phrases it quotes (error messages). Signals, combined additively:
 //!
 //! - **named**: the request names the file's path or file name, or an identifier the file defines;
+//! - **message**: a string literal of the file has a quoted phrase word for word (or, when the request quotes
+//!   nothing, several of its runs of three words: a message pasted without quotes);
 //! - **lexical**: BM25 over the file's terms, plus the request's words found in its path;
 //! - **phrase**: every word of a quoted phrase occurs in the file;
 //! - **graph**: the file defines what a top hit uses, uses what a top hit defines, or imports / is imported by
 //!   a top hit;
 //! - **git**: uncommitted changes, recently changed, changed together with a top hit;
-//! - **size prior**: lexical evidence in a huge file counts for less than the same evidence in a small one.
+//! - **size prior**: lexical evidence in a huge file counts for less than the same evidence in a small one;
+//! - **file kind**: the direct evidence in tests and docs counts for less than in code.
 
 use std::collections::{HashMap, HashSet};
 
