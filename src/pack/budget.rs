@@ -52,9 +52,12 @@ pub enum BudgetError {
 const WINDOW: usize = 400;
 /// The knapsack counts tokens in at most this many steps.
 const STEPS: usize = 4000;
+/// Each place down the ranking multiplies a file's value in the knapsack by this.
+const RANK_DECAY: f64 = 0.9;
 
 /// Choose files for `budget` tokens. `items` must be in rank order. Pinned files come first and whole, then
-/// the best-ranked file when it fits; the rest is a 0/1 knapsack over the best-ranked files whose value grows with the cube of the relevance, so a
+/// the best-ranked file when it fits; the rest is a 0/1 knapsack over the best-ranked files whose value grows with the cube of the relevance
+/// and decays with the rank, so a
 /// few highly relevant small files are not crowded out by one huge file of similar relevance, but many
 /// marginal files never outweigh one clearly relevant file. What is left is filled in rank order. The
 /// prompt order of the result is by path, which keeps the prompt's prefix stable between requests.
@@ -107,8 +110,11 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
                 } else {
                     0.0
                 };
-                // A tiny rank-ordered bonus so that, all else equal, more files and better-ranked ones win.
-                rel.powi(3) + 1e-6 / (1.0 + rank as f64)
+                // Worth less the further down the ranking, whatever the score: when scores are close (no
+                // strong signal) the rank still says which file is likelier needed, and a dozen small files
+                // far down must not buy out one file near the top. A tiny rank-ordered bonus so that, all else
+                // equal, more files and better-ranked ones win.
+                rel.powi(3) * RANK_DECAY.powi(rank.min(1000) as i32) + 1e-6 / (1.0 + rank as f64)
             })
             .collect();
         let mut table = vec![0.0f64; capacity + 1];
@@ -235,6 +241,21 @@ mod tests {
         let fit = fit(&items, 1010).unwrap();
         assert!(fit.included.contains(&1), "the relevant file is kept");
         assert!(fit.tokens <= 1010);
+    }
+
+    #[test]
+    fn a_file_near_the_top_is_not_traded_for_many_small_ones_further_down() {
+        // Close scores (no strong signal): at the margin, the third-ranked file must not give way to ten
+        // small files from far down the ranking that together cost the same.
+        let mut items = vec![
+            scored("top.rs", 100, false, 34.0),
+            scored("second.rs", 100, false, 31.0),
+            scored("third.rs", 1000, false, 29.5),
+        ];
+        items.extend((0..60).map(|n| scored(&format!("m{n:02}.rs"), 100, false, 26.0)));
+        let fit = fit(&items, 4200).unwrap();
+        assert!(fit.included.contains(&2), "{:?}", fit.included);
+        assert_eq!(fit.tokens, 4200);
     }
 
     #[test]

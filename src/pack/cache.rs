@@ -318,6 +318,7 @@ impl Cache {
                     defines,
                     imports,
                     bytes,
+                    literals: Vec::new(),
                 }));
             }
             if flags & 4 != 0 {

@@ -2,16 +2,20 @@
 //! in, scores with their reasons out.
 //!
 //! Each file is first reduced to a [`FileIndex`] (term counts, the identifiers it defines, the modules it
-//! imports), which is cheap to cache by blob id. The request is read as plain words, the identifiers and paths
-//! it names, and the phrases it quotes (error messages). Signals, combined additively:
+//! imports, the runs of words in its string literals), which is cheap to cache by blob id. The request is read
+//! as plain words (each with the other forms of it the repository has: plural, `-ing`, `-ed`, stem), the
+//! identifiers and paths it names, and the phrases it quotes (error messages). Signals, combined additively:
 //!
 //! - **named**: the request names the file's path or file name, or an identifier the file defines;
+//! - **message**: a string literal of the file has a quoted phrase word for word (or, when the request quotes
+//!   nothing, several of its runs of three words: a message pasted without quotes);
 //! - **lexical**: BM25 over the file's terms, plus the request's words found in its path;
 //! - **phrase**: every word of a quoted phrase occurs in the file;
 //! - **graph**: the file defines what a top hit uses, uses what a top hit defines, or imports / is imported by
 //!   a top hit;
 //! - **git**: uncommitted changes, recently changed, changed together with a top hit;
-//! - **size prior**: lexical evidence in a huge file counts for less than the same evidence in a small one.
+//! - **size prior**: lexical evidence in a huge file counts for less than the same evidence in a small one;
+//! - **file kind**: the direct evidence in tests and docs counts for less than in code.
 
 use std::collections::{HashMap, HashSet};
 
@@ -306,6 +310,10 @@ pub struct FileIndex {
     /// Hashes of the module path segments the file imports, sorted.
     pub imports: Hashes,
     pub bytes: u32,
+    /// Hashes of the runs of three consecutive words (two in a two-word literal) inside the file's string
+    /// literals, sorted:
+    /// a request that quotes an error message finds the file that prints it, not every file with its words.
+    pub literals: Vec<u64>,
 }
 
 impl FileIndex {
@@ -347,13 +355,137 @@ pub fn index(text: &str) -> FileIndex {
     defines.dedup();
     imports.sort_unstable();
     imports.dedup();
+    let mut literals = Vec::new();
+    for_each_literal_bigram(text, |h| literals.push(h));
+    literals.sort_unstable();
+    literals.dedup();
     FileIndex {
         terms: Terms::from_sorted(&terms),
         len,
         defines: Hashes::from_sorted(&defines),
         imports: Hashes::from_sorted(&imports),
         bytes: text.len().min(u32::MAX as usize) as u32,
+        literals,
     }
+}
+
+/// The hash of one word of a message, lower-cased (words are compared as written: no stemming).
+fn hash_words(word: &[u8]) -> u64 {
+    let mut h = FNV_OFFSET;
+    for &b in word {
+        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
+    }
+    h
+}
+
+/// The hash of a run of words from the hash of its first part and of the next word.
+fn join(first: u64, next: u64) -> u64 {
+    ((first ^ 0xff).wrapping_mul(FNV_PRIME).rotate_left(29) ^ next)
+        .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+}
+
+/// The words of a message: runs of letters and digits (an escape like `\n` separates words).
+fn for_each_message_word<'a>(text: &'a [u8], mut each: impl FnMut(&'a [u8])) {
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'\\' {
+            i += 2;
+            continue;
+        }
+        if !(text[i].is_ascii_alphanumeric() || text[i] >= 0x80) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < text.len() && (text[i].is_ascii_alphanumeric() || text[i] >= 0x80) {
+            i += 1;
+        }
+        if i - start <= 40 {
+            each(&text[start..i]);
+        }
+    }
+}
+
+/// Call `each` with the hash of every run of words ([`for_each_run`]) inside a string literal (`"…"`,
+/// `'…'`, `` `…` ``). A literal ends at its closing quote; `'` and `"` literals also end at the end of the
+/// line unless it is continued with a backslash, so a stray apostrophe in a comment costs one line at most.
+pub fn for_each_literal_bigram(text: &str, mut each: impl FnMut(u64)) {
+    const LONGEST: usize = 4000;
+    let b = text.as_bytes();
+    let mut words: Vec<u64> = Vec::new();
+    let mut i = 0;
+    while let Some(at) = memchr::memchr3(b'"', b'\'', b'`', &b[i..]) {
+        let q = b[i + at];
+        let start = i + at + 1;
+        i = start;
+        // An apostrophe inside a word (`don't`, `it's`) opens nothing.
+        if q == b'\'' && at + i > 1 && b[i - 2].is_ascii_alphanumeric() {
+            continue;
+        }
+        let limit = b.len().min(start + LONGEST);
+        let mut j = start;
+        let mut end = None;
+        while j < limit {
+            let found = if q == b'`' {
+                memchr::memchr2(q, b'\\', &b[j..limit])
+            } else {
+                memchr::memchr3(q, b'\\', b'\n', &b[j..limit])
+            };
+            let Some(k) = found else { break };
+            j += k;
+            match b[j] {
+                b'\\' => j += 2,
+                b'\n' => break,
+                _ => {
+                    end = Some(j);
+                    break;
+                }
+            }
+        }
+        let Some(end) = end else { continue };
+        words.clear();
+        for_each_message_word(&b[start..end], |w| words.push(hash_words(w)));
+        for_each_run(&words, &mut each);
+        i = end + 1;
+    }
+}
+
+/// The runs of words a message is matched by: every three consecutive words, or the two words of a
+/// two-word message. `words` holds the words' hashes.
+fn for_each_run(words: &[u64], mut each: impl FnMut(u64)) {
+    if words.len() == 2 {
+        each(join(words[0], words[1]));
+    }
+    for w in words.windows(3) {
+        each(join(join(w[0], w[1]), w[2]));
+    }
+}
+
+/// The runs of words (see [`for_each_run`]) a quoted phrase is matched by against string literals.
+fn phrase_units(phrase: &str) -> Vec<u64> {
+    let mut words = Vec::new();
+    for_each_message_word(phrase.as_bytes(), |w| words.push(hash_words(w)));
+    let mut out = Vec::new();
+    for_each_run(&words, |h| out.push(h));
+    out
+}
+
+/// Every three consecutive words of `text`, hashed as [`for_each_run`] does, with their text.
+fn word_triples(text: &str) -> Vec<(u64, String)> {
+    let mut words: Vec<&[u8]> = Vec::new();
+    for_each_message_word(text.as_bytes(), |w| words.push(w));
+    words
+        .windows(3)
+        .map(|w| {
+            let h = join(join(hash_words(w[0]), hash_words(w[1])), hash_words(w[2]));
+            let text = w
+                .iter()
+                .map(|x| String::from_utf8_lossy(x))
+                .collect::<Vec<_>>()
+                .join(" ");
+            (h, text)
+        })
+        .collect()
 }
 
 /// Words that may precede a definition keyword (`pub`, `export default`, `static`…).
@@ -604,6 +736,11 @@ pub enum Reason {
         phrase: String,
         points: f64,
     },
+    /// A string literal of the file has (much of) a quoted phrase word for word: it prints that message.
+    Message {
+        phrase: String,
+        points: f64,
+    },
     /// Linked to a top hit through the import/reference graph.
     Graph {
         with: String,
@@ -623,6 +760,11 @@ pub enum Reason {
     },
     /// Lexical evidence scaled down for a large file.
     SizePrior {
+        factor: f64,
+    },
+    /// Direct evidence scaled down for a test or documentation file.
+    FileKind {
+        file: String,
         factor: f64,
     },
 }
@@ -689,11 +831,27 @@ impl Query {
                 q.paths.push(token.trim_start_matches("./").to_string());
                 continue;
             }
+            // The last part of a qualified name (`git2::Error`, `os.path.join`) is code, whatever its shape.
+            let qualified = token.contains("::")
+                || token
+                    .split('.')
+                    .filter(|p| p.starts_with(char::is_alphabetic))
+                    .count()
+                    >= 2;
+            let last = token.rsplit(['.', ':']).next().unwrap_or("");
             for piece in token.split(['.', '/', ':']) {
                 let piece = piece.trim_matches(|c: char| !(c.is_alphanumeric() || c == '_'));
-                if looks_like_identifier(piece) || raw.contains(&format!("{piece}(")) {
+                let code = qualified
+                    && last.starts_with(piece)
+                    && piece.starts_with(|c: char| c.is_alphabetic() || c == '_')
+                    && piece.chars().all(|c| c.is_alphanumeric() || c == '_');
+                if code || looks_like_identifier(piece) || raw.contains(&format!("{piece}(")) {
                     let lower = piece.to_ascii_lowercase();
                     if lower.len() >= 3 && !q.identifiers.contains(&lower) {
+                        // Written as code, a common word (`Error`, `get`) is a name: it counts as a word too.
+                        if code && !seen.contains(&lower) && seen.insert(lower.clone()) {
+                            q.words.push(lower.clone());
+                        }
                         q.identifiers.push(lower);
                     }
                 }
@@ -727,6 +885,91 @@ impl Query {
     }
 }
 
+/// What kind of file a path is, and how much the direct evidence in it counts: tests (a `test`, `tests`,
+/// `spec` or `__tests__` folder, `test_*`, `*_test.*`, `*.test.*`, `*.spec.*`, `*Test.java`) and documentation
+/// (Markdown, reStructuredText, plain text, a `docs` folder) count for less than code.
+fn file_kind(path: &str) -> (&'static str, f64) {
+    let lower = path.to_ascii_lowercase();
+    let mut dirs = lower.split('/');
+    let name = dirs.next_back().unwrap_or("");
+    let stem = name.split('.').next().unwrap_or(name);
+    let in_dir = |names: &[&str]| lower.split('/').rev().skip(1).any(|d| names.contains(&d));
+    let test = in_dir(&[
+        "test",
+        "tests",
+        "spec",
+        "specs",
+        "__tests__",
+        "testing",
+        "testdata",
+    ]) || stem.starts_with("test_")
+        || stem.ends_with("_test")
+        || stem.ends_with("_tests")
+        || stem == "tests"
+        || name.contains(".test.")
+        || name.contains(".spec.")
+        || (path.ends_with("Test.java") || path.ends_with("Tests.java"));
+    if test {
+        return ("test", W_TEST_FILE);
+    }
+    let doc = matches!(
+        name.rsplit('.').next().unwrap_or(""),
+        "md" | "rst" | "txt" | "adoc" | "markdown"
+    ) || in_dir(&["doc", "docs", "documentation"]);
+    if doc {
+        return ("docs", W_DOC_FILE);
+    }
+    ("code", 1.0)
+}
+
+/// Other forms of an English word as code and prose spell it: plural and singular, and the verb's `-ing`,
+/// `-ed`, `-er` and `-s` forms and its stem. Only forms that occur in the repository are used, so the list
+/// may overshoot (`closes` gives `clos` as well as `close`).
+fn inflections(word: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    if word.len() < 4 || !word.chars().all(|c| c.is_ascii_lowercase()) {
+        return out;
+    }
+    let mut add = |form: String| {
+        if form.len() >= 3 && form != word && !out.contains(&form) {
+            out.push(form);
+        }
+    };
+    // Reduce to stems.
+    for suffix in ["ies", "es", "s", "ing", "ed", "er", "ers"] {
+        if let Some(stem) = word.strip_suffix(suffix) {
+            if suffix == "ies" {
+                add(format!("{stem}y"));
+                continue;
+            }
+            if suffix == "s" && stem.ends_with('s') {
+                continue;
+            }
+            add(stem.to_string());
+            if matches!(suffix, "ing" | "ed" | "er" | "ers" | "es") {
+                add(format!("{stem}e"));
+                // A doubled consonant: `running` -> `run`.
+                let b = stem.as_bytes();
+                if b.len() >= 2 && b[b.len() - 1] == b[b.len() - 2] {
+                    add(stem[..stem.len() - 1].to_string());
+                }
+            }
+        }
+    }
+    // And grow from the stem.
+    let base = word.strip_suffix('e').unwrap_or(word);
+    if let Some(stem) = word.strip_suffix('y') {
+        add(format!("{stem}ies"));
+    }
+    if !word.ends_with('s') {
+        add(format!("{word}s"));
+        add(format!("{base}ing"));
+        add(format!("{base}ed"));
+        add(format!("{base}er"));
+    }
+    out
+}
+
 fn looks_like_path(token: &str) -> bool {
     let name = token.rsplit('/').next().unwrap_or(token);
     let has_ext = name.rsplit_once('.').is_some_and(|(stem, ext)| {
@@ -756,6 +999,21 @@ const W_DEFINES_NAMED: f64 = 12.0;
 const W_PATH_WORD: f64 = 2.5;
 const W_STEM: f64 = 2.0;
 const W_PHRASE: f64 = 1.5;
+/// How much the direct evidence in a test file counts, and in documentation.
+const W_TEST_FILE: f64 = 0.5;
+const W_DOC_FILE: f64 = 0.6;
+/// An occurrence of another form of a request word counts for this much of one of the word itself.
+const W_OTHER_FORM: f64 = 0.7;
+/// Per unit of rarity of the word pairs a string literal shares with a quoted phrase.
+const W_MESSAGE: f64 = 15.0;
+/// Unquoted runs of three words of the request found in a file's literals: at least this many, each worth
+/// this much per unit of rarity, all together at most what a quoted message of this rarity is worth.
+const LOOSE_MIN_RUNS: usize = 2;
+const W_LOOSE_MESSAGE: f64 = 5.0;
+const LOOSE_MAX_IDF: f64 = 5.0;
+const LOOSE_MAX_RUNS: usize = 300;
+/// A literal must share at least this share of a phrase's word pairs (weighted by rarity).
+const MESSAGE_MIN_SHARE: f64 = 0.5;
 const W_GRAPH: f64 = 0.35;
 const W_DIRTY: f64 = 0.25;
 const W_RECENT: f64 = 0.08;
@@ -774,7 +1032,24 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let query = Query::parse(request);
     let n = docs.len().max(1) as f64;
     let idf_of = |df: usize| ((n - df as f64 + 0.5) / (df as f64 + 0.5) + 1.0).ln();
-    let word_hashes: Vec<u64> = query.words.iter().map(|w| hash_term(w)).collect();
+    // Each word with the other forms of it (`decorators` finds `decorator`, `parsing` finds `parse`): the
+    // forms are looked up with the words, after them, each word's at `form_at[k]..`.
+    let word_forms: Vec<Vec<u64>> = query
+        .words
+        .iter()
+        .map(|w| inflections(w).iter().map(|f| hash_term(f)).collect())
+        .collect();
+    let mut word_hashes: Vec<u64> = query.words.iter().map(|w| hash_term(w)).collect();
+    let mut form_at: Vec<usize> = Vec::with_capacity(word_forms.len());
+    for forms in &word_forms {
+        form_at.push(word_hashes.len());
+        word_hashes.extend(forms);
+    }
+    // Where each hash's count lands: its first place (a form of one word may be another word).
+    let slot: Vec<usize> = word_hashes
+        .iter()
+        .map(|h| word_hashes.iter().position(|w| w == h).unwrap_or(0))
+        .collect();
     let ident_hashes: Vec<u64> = query.identifiers.iter().map(|w| hash_term(w)).collect();
     // Which words each file contains (and how often) and which named identifiers it defines, in one parallel
     // pass: the document frequencies follow. A linear scan of each file's terms behind a bit filter: sequential reads beat a binary search per word
@@ -807,10 +1082,20 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
         (tf, idents)
     });
-    let mut word_df = vec![0usize; word_hashes.len()];
+    let has = |tf: &[u32], at: usize| tf.get(slot[at]).is_some_and(|&c| c > 0);
+    let mut hash_df = vec![0usize; word_hashes.len()];
+    let mut word_df = vec![0usize; word_forms.len()];
     for (tf, _) in &seen {
-        for (k, &c) in tf.iter().enumerate() {
-            word_df[k] += usize::from(c > 0);
+        if tf.is_empty() {
+            continue;
+        }
+        for (at, df) in hash_df.iter_mut().enumerate() {
+            *df += usize::from(has(tf, at));
+        }
+        // A word's rarity counts a file that has any form of it.
+        for (k, forms) in word_forms.iter().enumerate() {
+            let any = has(tf, k) || (0..forms.len()).any(|j| has(tf, form_at[k] + j));
+            word_df[k] += usize::from(any);
         }
     }
     let ident_df = |k: usize| {
@@ -819,6 +1104,18 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
         seen.iter().filter(|(_, m)| m & (1 << k) != 0).count()
     };
+    // The forms of each word that occur in the repository: (hash, where its count lands).
+    let forms: Vec<Vec<(u64, usize)>> = word_forms
+        .iter()
+        .enumerate()
+        .map(|(k, others)| {
+            (0..others.len())
+                .map(|j| form_at[k] + j)
+                .filter(|&at| hash_df[at] > 0)
+                .map(|at| (word_hashes[at], slot[at]))
+                .collect()
+        })
+        .collect();
     let words: Vec<(String, u64, f64)> = query
         .words
         .iter()
@@ -840,12 +1137,57 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             .map_or_else(|| idf_of(0), |w| w.2)
     };
     let avg_len = docs.iter().map(|d| d.index.len as f64).sum::<f64>() / n;
+    let literal_idf = |h: u64| {
+        let df = docs
+            .iter()
+            .filter(|d| d.index.literals.binary_search(&h).is_ok())
+            .count();
+        (df > 0).then(|| idf_of(df))
+    };
+    // Each quoted phrase as runs of words, each with its rarity among the files' string literals.
+    let messages: Vec<(&str, Vec<(u64, f64)>)> = query
+        .phrases
+        .iter()
+        .map(|(phrase, _)| {
+            let mut pairs = phrase_units(phrase);
+            pairs.sort_unstable();
+            pairs.dedup();
+            let pairs = pairs
+                .into_iter()
+                .map(|h| (h, literal_idf(h).unwrap_or_else(|| idf_of(0))))
+                .collect();
+            (phrase.as_str(), pairs)
+        })
+        .collect();
+    // Runs of words of the request outside its quotes that some string literal has: an error message pasted
+    // without quotes. Only runs that occur in some literal are kept.
+    let quoted: HashSet<u64> = messages
+        .iter()
+        .flat_map(|(_, units)| units.iter().map(|u| u.0))
+        .collect();
+    let mut loose: Vec<(u64, String, f64)> = Vec::new();
+    // Only when the request quotes nothing: a request that quotes its message says where the message is,
+    // and the rest is prose. A long pasted log is read up to a point: each run costs a look at every file.
+    let unquoted = if messages.is_empty() {
+        word_triples(request)
+    } else {
+        Vec::new()
+    };
+    for (h, text) in unquoted.into_iter().take(LOOSE_MAX_RUNS) {
+        if quoted.contains(&h) || loose.iter().any(|l| l.0 == h) {
+            continue;
+        }
+        if let Some(idf) = literal_idf(h) {
+            loose.push((h, text, idf));
+        }
+    }
 
     let positions: Vec<usize> = (0..docs.len()).collect();
     let scores: Vec<(Score, (u64, f64, f64))> = super::par_map(&positions, |&i| {
         let doc = &docs[i];
         let mut reasons = Vec::new();
         let mut named = 0.0;
+        let mut path_named = 0.0;
         let lower_path = doc.path.to_ascii_lowercase();
         for mention in &query.paths {
             let m = mention.to_ascii_lowercase();
@@ -853,7 +1195,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 || lower_path.ends_with(&format!("/{m}"))
                 || (!m.contains('/') && lower_path.rsplit('/').next() == Some(m.as_str()));
             if hit {
-                named += W_PATH_NAMED;
+                path_named += W_PATH_NAMED;
                 reasons.push(Reason::PathNamed {
                     mention: mention.clone(),
                     points: W_PATH_NAMED,
@@ -870,6 +1212,42 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 });
             }
         }
+        for (phrase, pairs) in &messages {
+            let total: f64 = pairs.iter().map(|p| p.1).sum();
+            let (mut shared, mut count) = (0.0, 0usize);
+            for &(h, idf) in pairs {
+                if doc.index.literals.binary_search(&h).is_ok() {
+                    shared += idf;
+                    count += 1;
+                }
+            }
+            if count > 0 && shared >= MESSAGE_MIN_SHARE * total {
+                let points = W_MESSAGE * (shared / total) * (shared / count as f64);
+                named += points;
+                reasons.push(Reason::Message {
+                    phrase: phrase.to_string(),
+                    points: round(points),
+                });
+            }
+        }
+        let found: Vec<&(u64, String, f64)> = loose
+            .iter()
+            .filter(|l| doc.index.literals.binary_search(&l.0).is_ok())
+            .collect();
+        if found.len() >= LOOSE_MIN_RUNS {
+            let points = (W_LOOSE_MESSAGE * found.iter().map(|l| l.2).sum::<f64>())
+                .min(W_MESSAGE * LOOSE_MAX_IDF);
+            named += points;
+            let phrase = found
+                .iter()
+                .map(|l| l.1.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ");
+            reasons.push(Reason::Message {
+                phrase,
+                points: round(points),
+            });
+        }
         let mut path_terms: Vec<u64> = Vec::new();
         for_each_term_hash(doc.path, |h| path_terms.push(h));
         // The file's own name, whole (`shrinkwrap` for lib/shrinkwrap.js): naming it names the file.
@@ -880,13 +1258,16 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         let mut matched = 0u64;
         for (k, (_, h, idf)) in words.iter().enumerate() {
             let mut s = 0.0;
-            if path_terms.contains(h) {
+            let others = &forms[k];
+            if path_terms.contains(h) || others.iter().any(|o| path_terms.contains(&o.0)) {
                 s += W_PATH_WORD * idf;
-                if *h == stem {
+                if *h == stem || others.iter().any(|o| o.0 == stem) {
                     s += W_STEM * idf;
                 }
             }
-            let tf = f64::from(seen[i].0.get(k).copied().unwrap_or(0));
+            let tf_at = |at: usize| f64::from(seen[i].0.get(at).copied().unwrap_or(0));
+            let tf = tf_at(slot[k])
+                + W_OTHER_FORM * others.iter().map(|&(_, at)| tf_at(at)).sum::<f64>();
             if tf > 0.0 {
                 s += idf * tf * (BM25_K1 + 1.0) / (tf + BM25_K1 * len_norm);
             }
@@ -906,10 +1287,19 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             }
         }
         let factor = 1.0 / (1.0 + f64::from(doc.index.bytes) / 150_000.0);
+        // Tests and docs repeat the words and names of the code they are about, and a change needs the code
+        // first: what they match counts for less, unless the request names them by path.
+        let (kind, kind_factor) = file_kind(doc.path);
+        if kind_factor < 1.0 && named + lexical > 0.0 {
+            reasons.push(Reason::FileKind {
+                file: kind.to_string(),
+                factor: kind_factor,
+            });
+        }
         (
             Score {
                 index: i,
-                score: named + lexical * factor,
+                score: path_named + (named + lexical * factor) * kind_factor,
                 reasons,
             },
             (matched, lexical, factor),
@@ -1177,6 +1567,7 @@ impl std::fmt::Display for Reason {
                 write!(f, "words [{}] +{points}", terms.join(" "))
             }
             Reason::Phrase { phrase, points } => write!(f, "phrase {phrase:?} +{points}"),
+            Reason::Message { phrase, points } => write!(f, "prints {phrase:?} +{points}"),
             Reason::Graph { with, link, points } => {
                 let how = match link {
                     Link::DefinesUsed => "defines what",
@@ -1199,6 +1590,7 @@ impl std::fmt::Display for Reason {
                 points,
             } => write!(f, "changed with {with} in {commits} commit(s) +{points}"),
             Reason::SizePrior { factor } => write!(f, "size x{factor}"),
+            Reason::FileKind { file, factor } => write!(f, "{file} x{factor}"),
         }
     }
 }
@@ -1218,6 +1610,11 @@ mod tests {
             .into_iter()
             .map(|s| files[s.index].0.to_string())
             .collect()
+    }
+
+    /// The best-ranked file, without git signals.
+    fn top(request: &str, files: &[(&str, &str)]) -> String {
+        ranked(request, files, &GitFacts::default()).remove(0)
     }
 
     #[test]
@@ -1261,6 +1658,83 @@ mod tests {
         }
         assert_eq!(q.phrases.len(), 1);
         assert_eq!(q.phrases[0].0, "connection reset by peer");
+    }
+
+    #[test]
+    fn the_last_part_of_a_qualified_name_is_an_identifier() {
+        let q = Query::parse("git2::Error prints its class; email.utils.parseaddr splits names");
+        for want in ["error", "parseaddr"] {
+            assert!(q.identifiers.contains(&want.to_string()), "{want}: {q:?}");
+        }
+        // A common word written as code is a word of the request too (`Error` names error.rs).
+        assert!(q.words.contains(&"error".to_string()), "{q:?}");
+        for not in ["git2", "email", "utils", "prints"] {
+            assert!(!q.identifiers.contains(&not.to_string()), "{not}: {q:?}");
+        }
+    }
+
+    #[test]
+    fn words_find_their_other_forms() {
+        for (word, form) in [
+            ("decorators", "decorator"),
+            ("parsing", "parse"),
+            ("closes", "close"),
+            ("retries", "retry"),
+            ("running", "run"),
+            ("query", "queries"),
+            ("parse", "parsing"),
+            ("parse", "parser"),
+        ] {
+            assert!(
+                inflections(word).contains(&form.to_string()),
+                "{word} -> {form}: {:?}",
+                inflections(word)
+            );
+        }
+        assert!(inflections("class").iter().all(|f| f != "clas"));
+        let files = [
+            (
+                "lib/util.py",
+                "def helper():\n    \"\"\"A docstring.\"\"\"\n",
+            ),
+            (
+                "lib/decorator.py",
+                "def decorator(fn):\n    wrapper.__doc__ = fn.__doc__\n    return wrapper\n",
+            ),
+            ("lib/other.py", "x = 1\n"),
+        ];
+        assert_eq!(
+            top("class decorators lose their docstring", &files),
+            "lib/decorator.py"
+        );
+    }
+
+    #[test]
+    fn tests_and_docs_count_less_than_the_code_they_are_about() {
+        let files = [
+            (
+                "tests/header_tests.rs",
+                "#[test]\nfn last_line() { header(\"a\\nlast line\"); }\n#[test]\nfn last_line_dropped() { header(\"last line\"); }\n",
+            ),
+            (
+                "docs/header.md",
+                "The header keeps the last line. The last line of a header.\n",
+            ),
+            (
+                "src/header.rs",
+                "pub fn header(text: &str) -> Vec<&str> {\n    text.lines().collect()\n}\n",
+            ),
+        ];
+        assert_eq!(top("header drops the last line", &files), "src/header.rs");
+        // Named by path, a test file is what the request is about.
+        assert_eq!(
+            top("tests/header_tests.rs drops the last line", &files),
+            "tests/header_tests.rs"
+        );
+        assert_eq!(file_kind("src/pkg/thing_test.go").0, "test");
+        assert_eq!(file_kind("web/app.spec.ts").0, "test");
+        assert_eq!(file_kind("lib/test_utils/x.py").0, "code");
+        assert_eq!(file_kind("README.md").0, "docs");
     }
 
     #[test]
@@ -1380,6 +1854,46 @@ mod tests {
         assert_eq!(order[0], "src/parser.rs");
         assert_eq!(order[1], "src/parser_tests.rs", "{order:?}");
         assert_eq!(order[2], "src/b.rs", "{order:?}");
+    }
+
+    #[test]
+    fn a_quoted_message_finds_the_file_that_prints_it() {
+        // Both files have every word of the message, in literals too; only one prints it.
+        let files = [
+            (
+                "loop/events.py",
+                "class Loop:\n    def close(self):\n        \"\"\"Close the event loop.\"\"\"\n        log('event loop')\n        log('loop is')\n        log('it is closed')\n        self._closed = True\n",
+            ),
+            (
+                "loop/base.py",
+                "def check(self):\n    if self._closed:\n        raise RuntimeError('Event loop is closed')\n",
+            ),
+            ("loop/other.py", "def unrelated():\n    pass\n"),
+        ];
+        let request = "Calling the loop after close raises \"Event loop is closed\"";
+        assert_eq!(top(request, &files), "loop/base.py");
+        // Pasted without quotes, the message is found by its runs of words.
+        let request = "Calling the loop after close fails: Event loop is closed";
+        assert_eq!(top(request, &files), "loop/base.py");
+    }
+
+    #[test]
+    fn string_literals_are_indexed_as_runs_of_words() {
+        let runs = |text: &str| {
+            let mut v = Vec::new();
+            for_each_literal_bigram(text, |h| v.push(h));
+            v.sort_unstable();
+            v
+        };
+        let printed = runs("panic!(\"Cannot start a runtime from \\\n    within a runtime.\");");
+        for unit in phrase_units("start a runtime from within") {
+            assert!(printed.binary_search(&unit).is_ok());
+        }
+        assert_eq!(phrase_units("Send pending").len(), 1);
+        let pending = phrase_units("send PENDING")[0];
+        assert!(runs("x = 'Send pending'").binary_search(&pending).is_ok());
+        // Words outside literals, and an apostrophe that opens none, give nothing.
+        assert!(runs("send pending // don't\nfn f() {}\n").is_empty());
     }
 
     #[test]
