@@ -14,7 +14,7 @@ use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 6;
+const VERSION: u32 = 7;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.
@@ -230,7 +230,7 @@ impl Cache {
                 put_u32(&mut out, ix.bytes);
                 put_u32(&mut out, ix.terms.len() as u32);
                 out.extend_from_slice(ix.terms.bytes());
-                for list in [&ix.defines, &ix.imports] {
+                for list in [&ix.defines, &ix.imports, &ix.literals] {
                     put_u32(&mut out, list.len() as u32);
                     out.extend_from_slice(list.bytes());
                 }
@@ -305,20 +305,20 @@ impl Cache {
                 let n = r.u32()? as usize;
                 let terms = Terms::view(&shared, r.at, n)?;
                 r.take(n.checked_mul(12)?)?;
-                let mut lists = [Hashes::default(), Hashes::default()];
+                let mut lists = [Hashes::default(), Hashes::default(), Hashes::default()];
                 for list in &mut lists {
                     let n = r.u32()? as usize;
                     *list = Hashes::view(&shared, r.at, n)?;
                     r.take(n.checked_mul(8)?)?;
                 }
-                let [defines, imports] = lists;
+                let [defines, imports, literals] = lists;
                 e.index = Some(Arc::new(FileIndex {
                     terms,
                     len,
                     defines,
                     imports,
                     bytes,
-                    literals: Vec::new(),
+                    literals,
                 }));
             }
             if flags & 4 != 0 {
@@ -435,7 +435,7 @@ mod tests {
         cache.update(a, |e| {
             e.tokens = Some(7);
             e.index = Some(Arc::new(super::super::rank::index(
-                "fn alpha_beta() {}\nuse crate::x::y;\n",
+                "fn alpha_beta() {}\nuse crate::x::y;\nlet m = \"could not open the index\";\n",
             )));
             e.outline = Some(Some("1: fn alpha_beta() {}\n".into()));
         });
@@ -444,6 +444,9 @@ mod tests {
         let bytes = cache.to_bytes();
         let back = Cache::from_bytes(&bytes).expect("parses");
         assert_eq!(back.get(&a), cache.get(&a));
+        // The string literals' runs of words are kept too (the message signal of a warm run).
+        let index = back.index(&a).unwrap();
+        assert!(!index.literals.is_empty() && !index.defines.is_empty());
         assert_eq!(back.get(&b), cache.get(&b));
         assert!(!back.needs_saving());
         assert_eq!(back.text_count(text_key("src/a.rs")), Some(4));

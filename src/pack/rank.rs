@@ -313,7 +313,7 @@ pub struct FileIndex {
     /// Hashes of the runs of three consecutive words (two in a two-word literal) inside the file's string
     /// literals, sorted:
     /// a request that quotes an error message finds the file that prints it, not every file with its words.
-    pub literals: Vec<u64>,
+    pub literals: Hashes,
 }
 
 impl FileIndex {
@@ -365,7 +365,7 @@ pub fn index(text: &str) -> FileIndex {
         defines: Hashes::from_sorted(&defines),
         imports: Hashes::from_sorted(&imports),
         bytes: text.len().min(u32::MAX as usize) as u32,
-        literals,
+        literals: Hashes::from_sorted(&literals),
     }
 }
 
