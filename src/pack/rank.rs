@@ -1137,21 +1137,55 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             .map_or_else(|| idf_of(0), |w| w.2)
     };
     let avg_len = docs.iter().map(|d| d.index.len as f64).sum::<f64>() / n;
+    // How many files' string literals hold each run of words the request may mean as a message (its quoted
+    // phrases, or, when it quotes nothing, its runs of three words): one parallel pass over the files.
+    let phrase_runs: Vec<Vec<u64>> = query
+        .phrases
+        .iter()
+        .map(|(phrase, _)| {
+            let mut runs = phrase_units(phrase);
+            runs.sort_unstable();
+            runs.dedup();
+            runs
+        })
+        .collect();
+    let unquoted = if query.phrases.is_empty() {
+        word_triples(request)
+    } else {
+        Vec::new()
+    };
+    let mut wanted: Vec<u64> = phrase_runs
+        .iter()
+        .flatten()
+        .copied()
+        .chain(unquoted.iter().take(LOOSE_MAX_RUNS).map(|(h, _)| *h))
+        .collect();
+    wanted.sort_unstable();
+    wanted.dedup();
+    let literal_df: HashMap<u64, usize, Prehashed> = if wanted.is_empty() {
+        HashMap::default()
+    } else {
+        let per_doc: Vec<Vec<usize>> = super::par_map(docs, |d| {
+            (0..wanted.len())
+                .filter(|&k| d.index.literals.contains(&wanted[k]))
+                .collect()
+        });
+        let mut df = vec![0usize; wanted.len()];
+        for k in per_doc.iter().flatten() {
+            df[*k] += 1;
+        }
+        wanted.iter().copied().zip(df).collect()
+    };
     let literal_idf = |h: u64| {
-        let df = docs
-            .iter()
-            .filter(|d| d.index.literals.binary_search(&h).is_ok())
-            .count();
+        let df = literal_df.get(&h).copied().unwrap_or(0);
         (df > 0).then(|| idf_of(df))
     };
     // Each quoted phrase as runs of words, each with its rarity among the files' string literals.
     let messages: Vec<(&str, Vec<(u64, f64)>)> = query
         .phrases
         .iter()
-        .map(|(phrase, _)| {
-            let mut pairs = phrase_units(phrase);
-            pairs.sort_unstable();
-            pairs.dedup();
+        .zip(phrase_runs)
+        .map(|((phrase, _), pairs)| {
             let pairs = pairs
                 .into_iter()
                 .map(|h| (h, literal_idf(h).unwrap_or_else(|| idf_of(0))))
@@ -1168,11 +1202,6 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let mut loose: Vec<(u64, String, f64)> = Vec::new();
     // Only when the request quotes nothing: a request that quotes its message says where the message is,
     // and the rest is prose. A long pasted log is read up to a point: each run costs a look at every file.
-    let unquoted = if messages.is_empty() {
-        word_triples(request)
-    } else {
-        Vec::new()
-    };
     for (h, text) in unquoted.into_iter().take(LOOSE_MAX_RUNS) {
         if quoted.contains(&h) || loose.iter().any(|l| l.0 == h) {
             continue;
