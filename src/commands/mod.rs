@@ -145,6 +145,7 @@ pub struct Prepared {
     /// `git.dirty` is the last run's, git's index unread: true while no file changed either.
     status_saved: bool,
     root: std::path::PathBuf,
+    git_dir: Option<std::path::PathBuf>,
     location: Option<std::path::PathBuf>,
     cache: crate::pack::cache::Cache,
     ms: f64,
@@ -155,14 +156,20 @@ pub fn prepare_pack(root: &Path) -> Preparing {
     let root = root.to_path_buf();
     let started = std::time::Instant::now();
     let facts = std::thread::spawn(move || {
-        let location = crate::pack::cache::location(&root);
+        // Outside a git repository nothing is cached and there are no git facts.
+        let repo = git2::Repository::open(&root).ok();
+        let git_dir = repo.as_ref().map(|r| r.path().to_path_buf());
+        let location = git_dir.as_deref().map(crate::pack::cache::location);
         let cache = crate::pack::cache::load(location.as_deref());
         // Without a cache every candidate will be counted: build the BPE tables (a few hundred
         // milliseconds) now, off the critical path. With one, most runs never need them.
         let tokenizer = cache
             .is_empty()
             .then(|| std::thread::spawn(crate::pack::tokens::TokenCounter::prepare));
-        let (git, stat, status_saved) = crate::repo::signals::git_facts_saved(&root);
+        let (git, stat, status_saved) = repo
+            .as_ref()
+            .map(crate::repo::signals::git_facts_saved)
+            .unwrap_or_default();
         if let Some(t) = tokenizer {
             let _ = t.join();
         }
@@ -171,6 +178,7 @@ pub fn prepare_pack(root: &Path) -> Preparing {
             stat,
             status_saved,
             root,
+            git_dir,
             location,
             cache,
             ms: started.elapsed().as_secs_f64() * 1000.0,
@@ -203,6 +211,7 @@ pub fn pack_walked(
         stat,
         status_saved,
         root,
+        git_dir,
         location,
         cache,
         ms: prepare_ms,
@@ -210,9 +219,7 @@ pub fn pack_walked(
     // The saved uncommitted files hold while the listing and every file are the last walk's; otherwise
     // git's index is read now.
     let walk = &walked.walk;
-    let unchanged = walk.relisted
-        && walk.reused == walk.files.len() + walk.learned.len()
-        && walked.withheld.redactions.is_empty();
+    let unchanged = walk.all_known() && walked.withheld.redactions.is_empty();
     let read;
     let (git, stat) = if *status_saved && !unchanged {
         let (tracked, stat) = crate::repo::signals::read_index(root);
@@ -260,7 +267,11 @@ pub fn pack_walked(
     // A cache that cannot be written only costs time on the next run.
     let _ = crate::pack::cache::save(location.as_deref(), cache);
     save_snapshot(walked, &packed.ids);
-    crate::repo::signals::save_status(root, &packed.dirty);
+    // The saved uncommitted files were used as they are: nothing to write.
+    let saved_used = *status_saved && unchanged;
+    if let Some(git_dir) = git_dir.as_deref().filter(|_| !saved_used) {
+        crate::repo::signals::save_status(git_dir, &packed.dirty);
+    }
     packed
         .timings_ms
         .insert("git_facts_and_cache_load", *prepare_ms);
@@ -280,9 +291,8 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
     };
     // The listing reused, nothing read, no verdict to change: the snapshot on disk is this walk's.
     let walk = &walked.walk;
-    let recorded = walk.files.iter().filter(|f| f.stat.is_some()).count() + walk.learned.len();
     if walk.relisted
-        && walk.reused == recorded
+        && walk.read() == 0
         && walk.reused == walked.snapshot.files.len()
         && walk.reused_unscanned == 0
         && walked.withheld.redactions.is_empty()
@@ -297,7 +307,7 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
         .collect();
     let mut next = Snapshot::new(started);
     next.layout = walk.layout.clone().unwrap_or_default();
-    for (file, id) in walked.walk.files.iter().zip(ids) {
+    for (file, id) in walk.files.iter().zip(ids) {
         if let Some(stat) = file.stat
             && !redacted.contains(file.path.as_str())
         {
@@ -308,10 +318,16 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
             next.files.insert(file.path.clone(), (stat, seen));
         }
     }
-    for (path, stat, seen) in &walked.walk.learned {
+    for (path, stat, seen) in &walk.learned {
         next.files.insert(path.clone(), (*stat, *seen));
     }
-    if walked.walk.reused == next.files.len() && next.files == walked.snapshot.files {
+    // The same entries, all trusted, and the same layout: nothing to write. (A directory's changed stat
+    // data alone, say a file made and removed, is a new layout: without it the next walks would list the
+    // tree again and again.)
+    if walk.reused == next.files.len()
+        && next.files == walked.snapshot.files
+        && next.layout == walked.snapshot.layout
+    {
         return;
     }
     // A snapshot that cannot be written only costs time on the next run.

@@ -108,9 +108,7 @@ fn pack(
                 "candidates": walked.walk.files.len(),
                 "walk_reused": walked.walk.reused,
                 "walk_relisted": walked.walk.relisted,
-                "walk_read": walked.walk.files.iter().filter(|f| f.stat.is_some()).count()
-                    + walked.walk.learned.len()
-                    - walked.walk.reused,
+                "walk_read": walked.walk.read(),
                 "whole": packed.files.len(),
                 "whole_tokens": packed.files.iter().map(|f| f.tokens).sum::<usize>(),
                 "outlined": packed.outlined.len(),

@@ -8,6 +8,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use super::lock;
 use super::rank::FileIndex;
 use super::records::{Hashes, Terms};
 use crate::binfile::Reader;
@@ -72,15 +73,11 @@ impl Cache {
         if let Some(found) = self.loaded.get(id).and_then(&field) {
             return Some(found);
         }
-        self.fresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(id)
-            .and_then(field)
+        lock(&self.fresh).get(id).and_then(field)
     }
 
     pub fn get(&self, id: &BlobId) -> Option<Entry> {
-        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = lock(&self.fresh);
         fresh.get(id).or_else(|| self.loaded.get(id)).cloned()
     }
 
@@ -89,7 +86,7 @@ impl Cache {
     }
 
     pub fn update(&self, id: BlobId, change: impl FnOnce(&mut Entry)) {
-        let mut fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let mut fresh = lock(&self.fresh);
         let entry = fresh
             .entry(id)
             .or_insert_with(|| self.loaded.get(&id).cloned().unwrap_or_default());
@@ -97,27 +94,19 @@ impl Cache {
     }
 
     pub fn text_count(&self, key: u64) -> Option<u32> {
-        let found = self.counts.get(&key).copied().or_else(|| {
-            self.counts_fresh
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .get(&key)
-                .copied()
-        });
+        let found = self
+            .counts
+            .get(&key)
+            .copied()
+            .or_else(|| lock(&self.counts_fresh).get(&key).copied());
         if found.is_some() {
-            self.counts_used
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key);
+            lock(&self.counts_used).insert(key);
         }
         found
     }
 
     pub fn remember_count(&self, key: u64, count: u32) {
-        self.counts_fresh
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(key, count);
+        lock(&self.counts_fresh).insert(key, count);
     }
 
     /// The text remembered under `key`, or `make` it and remember it.
@@ -132,13 +121,11 @@ impl Cache {
 
     /// Keep only these blobs when saving (the files of this run).
     pub fn keep_only(&self, ids: &[BlobId]) {
-        *self.keep.lock().unwrap_or_else(|e| e.into_inner()) = Some(ids.iter().copied().collect());
+        *lock(&self.keep) = Some(ids.iter().copied().collect());
     }
 
     fn kept(&self, id: &BlobId) -> bool {
-        self.keep
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
+        lock(&self.keep)
             .as_ref()
             .is_none_or(|keep| keep.contains(id))
     }
@@ -182,7 +169,7 @@ impl Cache {
     }
 
     pub fn len(&self) -> usize {
-        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = lock(&self.fresh);
         self.loaded.len()
             + fresh
                 .keys()
@@ -196,7 +183,7 @@ impl Cache {
 
     /// Serialize the entries this run kept.
     pub fn to_bytes(&self) -> Vec<u8> {
-        let fresh = self.fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let fresh = lock(&self.fresh);
         let mut entries: Vec<(&BlobId, &Entry)> = fresh.iter().collect();
         entries.extend(
             self.loaded
@@ -241,8 +228,8 @@ impl Cache {
             }
         }
         // The count memo: what this run counted or used.
-        let used = self.counts_used.lock().unwrap_or_else(|e| e.into_inner());
-        let counts_fresh = self.counts_fresh.lock().unwrap_or_else(|e| e.into_inner());
+        let used = lock(&self.counts_used);
+        let counts_fresh = lock(&self.counts_fresh);
         let mut counts: Vec<(u64, u32)> = counts_fresh
             .iter()
             .map(|(k, v)| (*k, *v))
@@ -359,10 +346,6 @@ impl Cache {
     }
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
 fn put_u32(out: &mut Vec<u8>, v: u32) {
     out.extend_from_slice(&v.to_le_bytes());
 }
@@ -371,11 +354,10 @@ fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_le_bytes());
 }
 
-/// Where the cache of the repository at `root` lives: `.git/onepass/`, found through git (worktrees and
-/// `.git` files included). `None` outside a git repository: then nothing is cached.
-pub fn location(root: &Path) -> Option<PathBuf> {
-    let repo = git2::Repository::open(root).ok()?;
-    Some(repo.path().join("onepass").join(FILE_NAME))
+/// Where the cache of the repository whose git directory is `git_dir` lives (`.git/onepass/`; worktrees
+/// and `.git` files included, as git resolves them).
+pub fn location(git_dir: &Path) -> PathBuf {
+    git_dir.join("onepass").join(FILE_NAME)
 }
 
 /// The journal beside the cache: what runs added since the cache was last written whole.

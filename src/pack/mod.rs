@@ -265,23 +265,24 @@ pub fn resolve_pins(
     Ok(pinned)
 }
 
-/// As [`par_map`], for a batch too small for its threshold but costly per item (parsing).
-fn par_map_small<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
-    let half = items.len() / 2;
-    let (a, b) = items.split_at(half);
-    std::thread::scope(|scope| {
-        let other = scope.spawn(|| a.iter().map(&f).collect::<Vec<R>>());
-        let mut second: Vec<R> = b.iter().map(&f).collect();
-        let mut first = other.join().unwrap_or_else(|_| a.iter().map(&f).collect());
-        first.append(&mut second);
-        first
-    })
+/// Lock a mutex, taking the data as it is if another thread panicked while holding it.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// Run `f` over `items` on all cores, keeping the order.
+/// Run `f` over `items` on all cores, keeping the order (on one core for fewer than 64 items).
 pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    par_map_from(items, 64, f)
+}
+
+/// As [`par_map`], parallel from `least` items: a few costly items (parsing) are worth the threads.
+pub fn par_map_from<T: Sync, R: Send>(
+    items: &[T],
+    least: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    if items.len() < 64 || threads == 1 {
+    if items.len() < least.max(2) || threads == 1 {
         return items.iter().map(&f).collect();
     }
     let chunk = items.len().div_ceil(threads * 4).max(1);
@@ -586,11 +587,7 @@ pub fn pack(
         if outlined.len() >= OUTLINE_FILES || outline_room < OUTLINE_LEAST {
             break;
         }
-        let made_here = if batch.len() < 4 {
-            batch.iter().map(make).collect()
-        } else {
-            par_map_small(batch, make)
-        };
+        let made_here = par_map_from(batch, 4, make);
         for (&r, made) in batch.iter().zip(made_here) {
             if outlined.len() >= OUTLINE_FILES {
                 break 'batches;

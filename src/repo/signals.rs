@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+
+use crate::repo::snapshot::FileStat;
 
 use git2::{DiffOptions, Repository, Sort};
 
@@ -38,26 +40,26 @@ pub fn known_blob(stat: &IndexStat, path: &str, size: u64, mtime: (i64, u32)) ->
 /// Gather the facts; any git failure yields fewer facts, never an error.
 pub fn git_facts(root: &Path) -> (GitFacts, IndexStat) {
     let mut stat = IndexStat::new();
-    let facts = gather(root, &mut stat, true);
+    let facts = match Repository::open(root) {
+        Ok(repo) => gather(&repo, &mut stat, true),
+        Err(_) => GitFacts::default(),
+    };
     (facts, stat)
 }
 
 /// As [`git_facts`], but when git's index has not changed since the last run (its stat data is the one
 /// saved with that run's uncommitted files), the index is not read: `facts.tracked` is `None` and
 /// `facts.dirty` holds the saved list, which stays true as long as no file changed either (the caller knows;
-/// else it reads the index after all with [`read_index`]).
-pub fn git_facts_saved(root: &Path) -> (GitFacts, IndexStat, bool) {
+/// else it reads the index after all with [`read_index`]). The flag says which.
+pub fn git_facts_saved(repo: &Repository) -> (GitFacts, IndexStat, bool) {
     let mut stat = IndexStat::new();
-    let saved = Repository::open(root)
-        .ok()
-        .and_then(|repo| saved_status(repo.path()));
-    match saved {
+    match saved_status(repo.path()) {
         Some(dirty) => {
-            let mut facts = gather(root, &mut stat, false);
+            let mut facts = gather(repo, &mut stat, false);
             facts.dirty = dirty;
             (facts, stat, true)
         }
-        None => (gather(root, &mut stat, true), stat, false),
+        None => (gather(repo, &mut stat, true), stat, false),
     }
 }
 
@@ -76,33 +78,28 @@ const STATUS_FILE: &str = "status-v1.json";
 
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Status {
-    index: (u64, i64, u32, i64, u32, u64),
+    index: FileStat,
     dirty: Vec<String>,
 }
 
-fn index_stat(git_dir: &Path) -> Option<(u64, i64, u32, i64, u32, u64)> {
-    let s = crate::repo::snapshot::FileStat::of(&std::fs::metadata(git_dir.join("index")).ok()?);
-    Some((s.size, s.mtime.0, s.mtime.1, s.ctime.0, s.ctime.1, s.ino))
+fn index_stat(git_dir: &Path) -> Option<FileStat> {
+    Some(FileStat::of(
+        &std::fs::metadata(git_dir.join("index")).ok()?,
+    ))
 }
 
-fn saved_status(git_dir: &Path) -> Option<std::collections::HashSet<String>> {
+fn saved_status(git_dir: &Path) -> Option<HashSet<String>> {
     let bytes = std::fs::read(git_dir.join("onepass").join(STATUS_FILE)).ok()?;
     let saved: Status = serde_json::from_slice(&bytes).ok()?;
     (Some(saved.index) == index_stat(git_dir)).then(|| saved.dirty.into_iter().collect())
 }
 
-/// Remember the uncommitted files against the current index (nothing is written when they are the saved
-/// ones).
-pub fn save_status(root: &Path, dirty: &std::collections::HashSet<String>) {
-    let Some(git_dir) = Repository::open(root).ok().map(|r| r.path().to_path_buf()) else {
+/// Remember the uncommitted files against the current index of the repository whose git directory is
+/// `git_dir`.
+pub fn save_status(git_dir: &Path, dirty: &HashSet<String>) {
+    let Some(index) = index_stat(git_dir) else {
         return;
     };
-    let Some(index) = index_stat(&git_dir) else {
-        return;
-    };
-    if saved_status(&git_dir).as_ref() == Some(dirty) {
-        return;
-    }
     let mut dirty: Vec<String> = dirty.iter().cloned().collect();
     dirty.sort();
     if let Ok(json) = serde_json::to_vec(&Status { index, dirty }) {
@@ -113,46 +110,42 @@ pub fn save_status(root: &Path, dirty: &std::collections::HashSet<String>) {
 
 fn tracked(repo: &Repository, stat: &mut IndexStat) -> Option<HashMap<String, [u8; 20]>> {
     let index = repo.index().ok()?;
-    {
-        let mut tracked = HashMap::with_capacity(index.len());
-        // Entries written in the same second as the index itself may hide a later change ("racy git").
-        let index_mtime = std::fs::metadata(repo.path().join("index"))
-            .ok()
-            .and_then(|m| m.modified().ok())
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map_or(0, |d| d.as_secs() as i64);
-        for entry in index.iter() {
-            if let Ok(path) = std::str::from_utf8(&entry.path) {
-                let mut id = [0u8; 20];
-                id.copy_from_slice(entry.id.as_bytes());
-                tracked.insert(path.to_string(), id);
-                let seconds = i64::from(entry.mtime.seconds());
-                if seconds < index_mtime {
-                    stat.insert(
-                        path.to_string(),
-                        Stat {
-                            mtime: (seconds, entry.mtime.nanoseconds()),
-                            size: u64::from(entry.file_size),
-                            blob: id,
-                        },
-                    );
-                }
-            }
+    let mut tracked = HashMap::with_capacity(index.len());
+    // Entries written in the same second as the index itself may hide a later change ("racy git").
+    let index_mtime = std::fs::metadata(repo.path().join("index"))
+        .ok()
+        .and_then(|m| m.modified().ok())
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs() as i64);
+    for entry in index.iter() {
+        let Ok(path) = std::str::from_utf8(&entry.path) else {
+            continue;
+        };
+        let mut id = [0u8; 20];
+        id.copy_from_slice(entry.id.as_bytes());
+        tracked.insert(path.to_string(), id);
+        let seconds = i64::from(entry.mtime.seconds());
+        if seconds < index_mtime {
+            stat.insert(
+                path.to_string(),
+                Stat {
+                    mtime: (seconds, entry.mtime.nanoseconds()),
+                    size: u64::from(entry.file_size),
+                    blob: id,
+                },
+            );
         }
-        Some(tracked)
     }
+    Some(tracked)
 }
 
-fn gather(root: &Path, stat: &mut IndexStat, with_index: bool) -> GitFacts {
+fn gather(repo: &Repository, stat: &mut IndexStat, with_index: bool) -> GitFacts {
     let mut facts = GitFacts::default();
-    let Ok(repo) = Repository::open(root) else {
-        return facts;
-    };
     // What the index holds: a file whose content hashes to another blob, or that is not in the index, has
     // uncommitted changes (the caller hashes the contents it reads anyway; git's own status would stat and
     // re-hash the whole tree a second time).
     if with_index {
-        facts.tracked = tracked(&repo, stat);
+        facts.tracked = tracked(repo, stat);
     }
     // The history facts depend on HEAD alone: kept in `.git/onepass/` by its commit id.
     let Some(head) = repo.head().ok().and_then(|h| h.target()) else {
@@ -168,18 +161,16 @@ fn gather(root: &Path, stat: &mut IndexStat, with_index: bool) -> GitFacts {
         facts.commits = saved.commits;
         return facts;
     }
-    history(&repo, head, &mut facts);
+    history(repo, head, &mut facts);
     let saved = History {
         head: head.to_string(),
         depth: HISTORY,
-        recent: std::mem::take(&mut facts.recent),
-        commits: std::mem::take(&mut facts.commits),
+        recent: facts.recent,
+        commits: facts.commits,
     };
     // A cache that cannot be written only costs time on the next run.
     if let Ok(json) = serde_json::to_vec(&saved) {
-        let _ = std::fs::create_dir_all(saved_at.with_file_name(""))
-            .and_then(|()| std::fs::write(saved_at.with_extension("tmp"), json))
-            .and_then(|()| std::fs::rename(saved_at.with_extension("tmp"), &saved_at));
+        let _ = crate::binfile::write_atomic(&saved_at, &json);
     }
     facts.recent = saved.recent;
     facts.commits = saved.commits;

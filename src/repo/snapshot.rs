@@ -19,7 +19,7 @@ const FILE_NAME: &str = "walk-v1.bin";
 const RACY: Duration = Duration::from_secs(1);
 
 /// A file's stat data, as far as it tells whether the content may have changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 pub struct FileStat {
     pub size: u64,
     /// Modification time: seconds and nanoseconds since the epoch.

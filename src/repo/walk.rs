@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::snapshot::{FileStat, Layout, Seen, Snapshot};
+use crate::pack::lock;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
 use ignore::{WalkBuilder, WalkState};
@@ -174,6 +175,23 @@ pub struct Walk {
     pub layout: Option<Layout>,
     /// The listing was the last walk's, every file stat'ed, no directory read.
     pub relisted: bool,
+}
+
+impl Walk {
+    /// Entries with stat data: what the next snapshot records.
+    pub fn recorded(&self) -> usize {
+        self.files.iter().filter(|f| f.stat.is_some()).count() + self.learned.len()
+    }
+
+    /// Files this walk read (the others were known from the snapshot).
+    pub fn read(&self) -> usize {
+        self.recorded().saturating_sub(self.reused)
+    }
+
+    /// The last walk's listing, every file known from the snapshot: nothing read, nothing new.
+    pub fn all_known(&self) -> bool {
+        self.relisted && self.reused == self.files.len() + self.learned.len()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -514,10 +532,6 @@ pub fn read_one(root: &Path, path: &str, max_file_size: u64) -> Result<Candidate
         file.stat = Some(FileStat::of(&meta));
         file
     })
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 /// The skip reason of a content check the snapshot remembers.

@@ -538,6 +538,19 @@ fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
         assert!(!paths(&after).contains(&gone.to_string()), "{gone}");
     }
 
+    // A directory whose stat data changed with its files the same (a file made and removed): listed once
+    // more, then the new layout is what the next walk trusts.
+    settled_and_relisted();
+    std::fs::write(root.join("src/scratch.tmp"), "x").unwrap();
+    std::fs::remove_file(root.join("src/scratch.tmp")).unwrap();
+    age(&root.join("src"), old);
+    assert_eq!(pack()["totals"]["walk_relisted"], false);
+    assert_eq!(
+        pack()["totals"]["walk_relisted"],
+        true,
+        "the layout was saved"
+    );
+
     // Other options (a size limit) list again too.
     settled_and_relisted();
     let limited = pack_json(
