@@ -171,6 +171,16 @@ fn write_reply(case: &Case, reply: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// `onepass apply --color never FLAGS REPLY` in a pseudo-terminal over [`two_files`], the reply being
+/// [`many_hunks`].
+fn apply_many_hunks(case: &Case, flags: &[&str], env: &[(&str, &str)]) -> Pty {
+    let reply = write_reply(case, &many_hunks(case));
+    let mut args = vec!["apply", "--color", "never"];
+    args.extend_from_slice(flags);
+    args.push(&reply);
+    Pty::spawn(case, &args, env)
+}
+
 fn read(case: &Case, path: &str) -> String {
     std::fs::read_to_string(case.path().join(path)).unwrap()
 }
@@ -178,11 +188,10 @@ fn read(case: &Case, path: &str) -> String {
 #[test]
 fn review_with_split_edit_skip_rest_apply_rest_and_confirmation() {
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(
+    // The "editor" changes the added line of the hunk it is given.
+    let mut pty = apply_many_hunks(
         &case,
-        &["apply", "--review", "--color", "never", &reply],
-        // The "editor" changes the added line of the hunk it is given.
+        &["--review"],
         &[("EDITOR", "sed -i -e 's/^+L14$/+L14 edited/'")],
     );
     // git orders the files by path: other.txt (2 hunks) comes before src/lib.rs (4 hunks).
@@ -226,8 +235,7 @@ fn review_with_split_edit_skip_rest_apply_rest_and_confirmation() {
 #[test]
 fn quit_applies_what_was_accepted_after_one_confirmation() {
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(&case, &["apply", "--color", "never", &reply], &[]);
+    let mut pty = apply_many_hunks(&case, &[], &[]);
     pty.answer(
         "[a]pply all, [r]eview each hunk, [w]rite a patch, [q]uit",
         "r",
@@ -250,12 +258,7 @@ fn quit_applies_what_was_accepted_after_one_confirmation() {
 fn saying_no_at_the_final_confirmation_applies_nothing() {
     let case = two_files();
     let before = case.snapshot();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(
-        &case,
-        &["apply", "--review", "--color", "never", &reply],
-        &[],
-    );
+    let mut pty = apply_many_hunks(&case, &["--review"], &[]);
     pty.answer("(1/6) Apply this hunk", "a")
         .answer("(3/6) Apply this hunk", "y")
         .answer("(4/6) Apply this hunk", "n")
@@ -270,11 +273,10 @@ fn saying_no_at_the_final_confirmation_applies_nothing() {
 #[test]
 fn a_refused_edit_leaves_the_hunk_as_it_was() {
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
     // This "editor" breaks the context: the edit no longer matches the file.
-    let mut pty = Pty::spawn(
+    let mut pty = apply_many_hunks(
         &case,
-        &["apply", "--review", "--color", "never", &reply],
+        &["--review"],
         &[("EDITOR", "sed -i -e 's/^ l11$/ l11 changed/'")],
     );
     pty.answer("(1/6) Apply this hunk", "n")
@@ -296,12 +298,7 @@ fn a_refused_edit_leaves_the_hunk_as_it_was() {
 #[test]
 fn write_patch_from_the_first_question() {
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(
-        &case,
-        &["apply", "--color", "never", "-o", "out.patch", &reply],
-        &[],
-    );
+    let mut pty = apply_many_hunks(&case, &["-o", "out.patch"], &[]);
     pty.answer("[q]uit", "w");
     let (status, out) = pty.finish();
     assert_eq!(status, 0, "{out}");
@@ -317,8 +314,7 @@ fn write_patch_from_the_first_question() {
 #[test]
 fn a_file_changed_while_the_question_waits_is_refused() {
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(&case, &["apply", "--color", "never", &reply], &[]);
+    let mut pty = apply_many_hunks(&case, &[], &[]);
     pty.expect("[q]uit");
     // The user saves the file in their editor while onepass waits.
     let mine = numbered("o", 12).replace("o05\n", "mine\n");
@@ -334,12 +330,7 @@ fn a_file_changed_while_the_question_waits_is_refused() {
 #[test]
 fn long_previews_go_through_the_pager() {
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(
-        &case,
-        &["apply", "-y", "--color", "never", &reply],
-        &[("PAGER", "sed -e 's/^/PAGED:/'")],
-    );
+    let mut pty = apply_many_hunks(&case, &["-y"], &[("PAGER", "sed -e 's/^/PAGED:/'")]);
     let (status, out) = pty.finish();
     assert_eq!(status, 0, "{out}");
     assert!(
@@ -349,10 +340,9 @@ fn long_previews_go_through_the_pager() {
     assert!(out.contains("PAGED:+L02"), "{out}");
 
     let case = two_files();
-    let reply = write_reply(&case, &many_hunks(&case));
-    let mut pty = Pty::spawn(
+    let mut pty = apply_many_hunks(
         &case,
-        &["apply", "-y", "--no-pager", "--color", "never", &reply],
+        &["-y", "--no-pager"],
         &[("PAGER", "sed -e 's/^/PAGED:/'")],
     );
     let (status, out) = pty.finish();
