@@ -222,10 +222,8 @@ fn explain_shows_scores_placements_and_reasons() {
     );
 }
 
-/// Issue 4: a relevant file larger than the budget is outlined (marked so), not cut; the cache in
-/// .git/onepass/ serves the second run, and a corrupt cache is rebuilt silently.
-#[test]
-fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
+/// A Rust file of 400 small methods, far larger than the small budgets the tests use.
+fn big_renderer() -> String {
     let mut big = String::from("pub struct Renderer {\n    width: usize,\n}\n\nimpl Renderer {\n");
     for n in 0..400 {
         big.push_str(&format!(
@@ -233,6 +231,14 @@ fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
         ));
     }
     big.push_str("}\n");
+    big
+}
+
+/// Issue 4: a relevant file larger than the budget is outlined (marked so), not cut; the cache in
+/// .git/onepass/ serves the second run, and a corrupt cache is rebuilt silently.
+#[test]
+fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
+    let big = big_renderer();
     let case = hello().file("src/renderer.rs", &big).commit();
     let root = case.path().to_path_buf();
     let run = case
@@ -300,13 +306,7 @@ fn large_relevant_files_are_outlined_and_the_cache_serves_the_second_run() {
 /// correct context applies, context the model made up is rejected.
 #[test]
 fn a_diff_against_an_outlined_file_is_checked_against_the_real_file() {
-    let mut big = String::from("pub struct Renderer {\n    width: usize,\n}\n\nimpl Renderer {\n");
-    for n in 0..400 {
-        big.push_str(&format!(
-            "    pub fn render_part_{n}(&self, input: &str) -> String {{\n        input.repeat({n})\n    }}\n"
-        ));
-    }
-    big.push_str("}\n");
+    let big = big_renderer();
     // Lines 6-8 of the real file.
     let good = "```diff\n--- a/src/renderer.rs\n+++ b/src/renderer.rs\n@@ -6,3 +6,3 @@\n     pub fn render_part_0(&self, input: &str) -> String {\n-        input.repeat(0)\n+        input.repeat(1)\n     }\n```\n";
     let run = hello()
