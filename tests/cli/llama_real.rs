@@ -38,6 +38,17 @@ fn fresh(name: &str) -> String {
     format!("{name}{nanos}")
 }
 
+/// The context window the server reports itself, read straight from its `/props`.
+fn server_context(url: &str) -> u64 {
+    let props: serde_json::Value = reqwest::blocking::get(format!("{url}/props"))
+        .unwrap()
+        .json()
+        .unwrap();
+    props["default_generation_settings"]["n_ctx"]
+        .as_u64()
+        .unwrap()
+}
+
 /// A repository of a few thousand tokens, distinct per `salt` so tests do not share the server's cache.
 fn repo(salt: &str) -> crate::harness::Case {
     let mut case = hello();
@@ -54,13 +65,7 @@ fn repo(salt: &str) -> crate::harness::Case {
 fn real_llamacpp_detection_and_context_window() {
     let Some(url) = url() else { return };
     let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let props: serde_json::Value = reqwest::blocking::get(format!("{url}/props"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let n_ctx = props["default_generation_settings"]["n_ctx"]
-        .as_u64()
-        .unwrap();
+    let n_ctx = server_context(&url);
     let run = hello()
         .args(&["servers", "--json", "--endpoint", &url])
         .run()
@@ -129,13 +134,7 @@ fn real_llamacpp_caches_a_repeated_prompt() {
 fn real_llamacpp_overflow_is_a_clear_error() {
     let Some(url) = url() else { return };
     let _turn = SERVER.lock().unwrap_or_else(|e| e.into_inner());
-    let props: serde_json::Value = reqwest::blocking::get(format!("{url}/props"))
-        .unwrap()
-        .json()
-        .unwrap();
-    let n_ctx = props["default_generation_settings"]["n_ctx"]
-        .as_u64()
-        .unwrap() as usize;
+    let n_ctx = server_context(&url) as usize;
     // Force a prompt larger than the server's window by overriding the budget.
     let mut case = hello();
     let body = "pub fn filler_function(value: u32) -> u32 { value.wrapping_mul(31) }\n".repeat(120);
