@@ -67,6 +67,17 @@ fn json_of(run: &crate::harness::Run) -> serde_json::Value {
         .unwrap_or_else(|e| panic!("{e}: {}\n{}", run.stdout, run.stderr))
 }
 
+/// A successful single pass (`-y`) against `server`, and its `--json` report.
+fn report_with(server: TestServer) -> (crate::harness::Run, serde_json::Value) {
+    let run = hello()
+        .with_server(server)
+        .args(&["-y", "--json", "add a --verbose flag"])
+        .run()
+        .status(0);
+    let report = json_of(&run);
+    (run, report)
+}
+
 #[test]
 fn llamacpp_is_detected_and_gets_its_extras() {
     let run = hello()
@@ -223,12 +234,7 @@ fn lmstudio_is_detected_and_cached_tokens_stay_unknown() {
         ),
         ("POST /v1/chat/completions", Reply::sse(LMSTUDIO_SSE)),
     ]));
-    let run = hello()
-        .with_server(server)
-        .args(&["-y", "--json", "add a --verbose flag"])
-        .run()
-        .status(0);
-    let report = json_of(&run);
+    let (run, report) = report_with(server);
     assert_eq!(report["server"]["kind"], "lmstudio");
     assert_eq!(report["server"]["context_window"], 12288);
     assert_eq!(report["metrics"]["prompt_tokens"], 1302);
@@ -256,12 +262,7 @@ fn vllm_is_detected_and_counts_exactly() {
         ),
         ("POST /v1/chat/completions", Reply::sse(VLLM_SSE)),
     ]));
-    let run = hello()
-        .with_server(server)
-        .args(&["-y", "--json", "add a --verbose flag"])
-        .run()
-        .status(0);
-    let report = json_of(&run);
+    let (_, report) = report_with(server);
     assert_eq!(report["server"]["kind"], "vllm");
     assert_eq!(report["server"]["version"], "0.11.2");
     assert_eq!(report["server"]["context_window"], 32768);
@@ -305,12 +306,7 @@ fn koboldcpp_is_told_apart_although_it_imitates_the_others() {
         ),
         ("POST /v1/chat/completions", Reply::sse(ADD_VERBOSE_SSE)),
     ]));
-    let run = hello()
-        .with_server(server)
-        .args(&["-y", "--json", "add a --verbose flag"])
-        .run()
-        .status(0);
-    let report = json_of(&run);
+    let (_, report) = report_with(server);
     assert_eq!(report["server"]["kind"], "koboldcpp");
     assert_eq!(report["server"]["context_window"], 8192);
     assert_eq!(report["estimate"]["prompt_tokens"], 777);
