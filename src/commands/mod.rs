@@ -285,7 +285,7 @@ pub fn pack_walked(
 /// Record what this walk learned from reading files, for the next walk to skip reading them; nothing is
 /// written when nothing changed. Redacted files are left out (their blob id names the redacted text).
 fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
-    use crate::repo::snapshot::{Seen, Snapshot};
+    use crate::repo::snapshot::{Entries, Entry, Seen, Snapshot};
     let (Some(path), Some(started)) = (&walked.snapshot_path, walked.walk.started) else {
         return;
     };
@@ -307,6 +307,7 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
         .collect();
     let mut next = Snapshot::new(started);
     next.layout = walk.layout.clone().unwrap_or_default();
+    let mut entries = Vec::with_capacity(walk.recorded());
     for (file, id) in walk.files.iter().zip(ids) {
         if let Some(stat) = file.stat
             && !redacted.contains(file.path.as_str())
@@ -315,12 +316,21 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
                 blob: *id,
                 clean: file.scanned_clean,
             };
-            next.files.insert(file.path.clone(), (stat, seen));
+            entries.push(Entry {
+                path: file.path.clone(),
+                stat,
+                seen,
+            });
         }
     }
     for (path, stat, seen) in &walk.learned {
-        next.files.insert(path.clone(), (*stat, *seen));
+        entries.push(Entry {
+            path: path.clone(),
+            stat: *stat,
+            seen: *seen,
+        });
     }
+    next.files = Entries::from_unsorted(entries);
     // The same entries, all trusted, and the same layout: nothing to write. (A directory's changed stat
     // data alone, say a file made and removed, is a new layout: without it the next walks would list the
     // tree again and again.)

@@ -5,7 +5,6 @@
 //! ignored, never an error; an entry recorded less than a second before the walk that wrote it is not trusted
 //! ("racily clean": it may have changed again within the same timestamp).
 
-use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -89,8 +88,50 @@ impl Seen {
 pub struct Snapshot {
     /// When the walk that recorded these entries started.
     pub started: (i64, u32),
-    pub files: HashMap<String, (FileStat, Seen)>,
+    pub files: Entries,
     pub layout: Layout,
+}
+
+/// One recorded file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    pub path: String,
+    pub stat: FileStat,
+    pub seen: Seen,
+}
+
+/// The recorded files, sorted by path, each once: a walk that reuses the listing goes through them in
+/// order, with no lookups and no sorting afterwards.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Entries(Vec<Entry>);
+
+impl Entries {
+    /// From entries in any order; of two for the same path the later one is kept.
+    pub fn from_unsorted(mut entries: Vec<Entry>) -> Entries {
+        entries.reverse();
+        entries.sort_by(|a, b| a.path.cmp(&b.path));
+        entries.dedup_by(|later, first| later.path == first.path);
+        Entries(entries)
+    }
+
+    pub fn get(&self, path: &str) -> Option<&Entry> {
+        self.0
+            .binary_search_by(|e| e.path.as_str().cmp(path))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+
+    pub fn as_slice(&self) -> &[Entry] {
+        &self.0
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 /// What decides which files a walk lists.
@@ -125,22 +166,26 @@ impl Snapshot {
 
     /// What was seen of `path`, if its stat data is unchanged and was recorded safely before the walk.
     pub fn lookup(&self, path: &str, stat: &FileStat) -> Option<Seen> {
-        let (recorded, seen) = self.files.get(path)?;
+        self.trusted(self.files.get(path)?, stat)
+    }
+
+    /// What `entry` (one of this snapshot's) says was seen, if `stat` is unchanged and was recorded safely
+    /// before the walk.
+    pub fn trusted(&self, entry: &Entry, stat: &FileStat) -> Option<Seen> {
         let racy_from = (self.started.0 - RACY.as_secs() as i64, self.started.1);
         // Like git, raciness is judged on the modification time; the change time must still be equal.
-        (recorded == stat && recorded.mtime < racy_from).then_some(*seen)
+        (entry.stat == *stat && entry.stat.mtime < racy_from).then_some(entry.seen)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut entries: Vec<(&String, &(FileStat, Seen))> = self.files.iter().collect();
-        entries.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let entries = self.files.as_slice();
         let mut out = Vec::with_capacity(32 + entries.len() * 96);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&VERSION.to_le_bytes());
         out.extend_from_slice(&self.started.0.to_le_bytes());
         out.extend_from_slice(&self.started.1.to_le_bytes());
         out.extend_from_slice(&(entries.len() as u32).to_le_bytes());
-        for (path, (stat, seen)) in entries {
+        for Entry { path, stat, seen } in entries {
             put_str(&mut out, path);
             put_stat(&mut out, stat);
             out.push(seen.tag());
@@ -179,7 +224,7 @@ impl Snapshot {
         }
         let started = (r.i64()?, r.u32()?);
         let count = r.u32()? as usize;
-        let mut files = HashMap::with_capacity(count.min(1 << 22));
+        let mut files: Vec<Entry> = Vec::with_capacity(count.min(1 << 22));
         for _ in 0..count {
             let path = get_str(&mut r)?;
             let stat = get_stat(&mut r)?;
@@ -195,8 +240,13 @@ impl Snapshot {
                 6 => Seen::Listed,
                 _ => return None,
             };
-            files.insert(path, (stat, seen));
+            // Written sorted, each path once: anything else is not this version's.
+            if files.last().is_some_and(|last| last.path >= path) {
+                return None;
+            }
+            files.push(Entry { path, stat, seen });
         }
+        let files = Entries(files);
         let mut layout = Layout {
             key: r.u64()?,
             complete: r.take(1)?[0] == 1,
@@ -284,6 +334,27 @@ mod tests {
         }
     }
 
+    fn entry(path: &str, stat: FileStat, seen: Seen) -> Entry {
+        Entry {
+            path: path.into(),
+            stat,
+            seen,
+        }
+    }
+
+    #[test]
+    fn entries_are_sorted_and_the_later_of_two_is_kept() {
+        let files = Entries::from_unsorted(vec![
+            entry("b", stat(1, 1), Seen::Binary),
+            entry("a", stat(2, 2), Seen::Minified),
+            entry("b", stat(3, 3), Seen::Generated),
+        ]);
+        let paths: Vec<&str> = files.as_slice().iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(paths, ["a", "b"]);
+        assert_eq!(files.get("b").map(|e| e.seen), Some(Seen::Generated));
+        assert_eq!(files.get("c"), None);
+    }
+
     #[test]
     fn round_trip_and_corruption_is_ignored() {
         let mut snap = Snapshot {
@@ -303,18 +374,17 @@ mod tests {
             ],
             nested: vec!["vendor/lib".into()],
         };
-        snap.files.insert(
-            "src/a.rs".into(),
-            (
+        snap.files = Entries::from_unsorted(vec![
+            entry(
+                "src/a.rs",
                 stat(10, 900),
                 Seen::Text {
                     blob: [7; 20],
                     clean: true,
                 },
             ),
-        );
-        snap.files
-            .insert("logo.txt".into(), (stat(3, 900), Seen::Binary));
+            entry("logo.txt", stat(3, 900), Seen::Binary),
+        ]);
         let bytes = snap.to_bytes();
         assert_eq!(Snapshot::from_bytes(&bytes), Some(snap.clone()));
         for cut in [0, 7, 20, bytes.len() - 1] {
@@ -326,6 +396,10 @@ mod tests {
         let mut foreign = bytes.clone();
         foreign[8] = 99;
         assert!(Snapshot::from_bytes(&foreign).is_none());
+        // Entries out of order were not written by this version.
+        let mut swapped = snap.clone();
+        swapped.files.0.swap(0, 1);
+        assert!(Snapshot::from_bytes(&swapped.to_bytes()).is_none());
     }
 
     #[test]
@@ -334,10 +408,10 @@ mod tests {
             started: (1_000, 0),
             ..Snapshot::default()
         };
-        snap.files
-            .insert("old.rs".into(), (stat(10, 900), Seen::Minified));
-        snap.files
-            .insert("racy.rs".into(), (stat(10, 999), Seen::Minified));
+        snap.files = Entries::from_unsorted(vec![
+            entry("racy.rs", stat(10, 999), Seen::Minified),
+            entry("old.rs", stat(10, 900), Seen::Minified),
+        ]);
         assert_eq!(snap.lookup("old.rs", &stat(10, 900)), Some(Seen::Minified));
         // Another size, another time, another inode: read again.
         assert_eq!(snap.lookup("old.rs", &stat(11, 900)), None);

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::snapshot::{FileStat, Layout, Seen, Snapshot};
+use super::snapshot::{Entry, FileStat, Layout, Seen, Snapshot};
 use crate::pack::lock;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -223,6 +223,9 @@ const LOCK_FILES: &[&str] = &[
     "gradle.lockfile",
 ];
 
+/// Recorded entries a thread of the relisting stats in one go.
+const RELIST_RUN: usize = 512;
+
 /// Ignore files the walk honours inside the tree (hidden, so never candidates themselves).
 const IGNORE_FILES: &[&str] = &[".gitignore", ".ignore", ".onepassignore"];
 
@@ -269,6 +272,16 @@ fn stat_of(path: &Path) -> Option<FileStat> {
         .map(|m| FileStat::of(&m))
 }
 
+/// `root/rel`, allocated once at its full length (the listing builds tens of thousands of them).
+fn under(root: &Path, rel: &str) -> PathBuf {
+    let mut full = PathBuf::with_capacity(root.as_os_str().len() + 1 + rel.len());
+    full.push(root);
+    if !rel.is_empty() {
+        full.push(rel);
+    }
+    full
+}
+
 /// The last walk's listing, if nothing that decides it changed; every file is still stat'ed.
 fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option<Walk> {
     let layout = &known.layout;
@@ -284,45 +297,61 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
         return None;
     }
     let dirs_hold = crate::pack::par_map(&layout.dirs, |(dir, recorded)| {
-        stat_of(&root.join(dir)).is_some_and(|now| now == *recorded && known.settled(recorded))
+        stat_of(&under(root, dir)).is_some_and(|now| now == *recorded && known.settled(recorded))
     });
     if dirs_hold.contains(&false) {
         return None;
     }
-    let paths: Vec<&String> = known.files.keys().collect();
-    let found = Mutex::new(Walk {
+    // The recorded entries are sorted: each thread takes a run of them and the runs are joined in order.
+    let runs: Vec<&[Entry]> = known.files.as_slice().chunks(RELIST_RUN).collect();
+    let parts = crate::pack::par_map_from(&runs, 2, |run| {
+        let part = Mutex::new(Walk::default());
+        for entry in *run {
+            let full = under(root, &entry.path);
+            // Gone although its directory did not change: list again.
+            let stat = stat_of(&full)?;
+            visit(
+                &part,
+                known,
+                Some(entry),
+                opts,
+                entry.path.clone(),
+                full,
+                Some(stat),
+            );
+        }
+        Some(part.into_inner().unwrap_or_else(|e| e.into_inner()))
+    });
+    let mut walk = Walk {
         started: Some(started),
         layout: Some(layout.clone()),
         ..Walk::default()
-    });
-    let vanished = std::sync::atomic::AtomicBool::new(false);
-    crate::pack::par_map(&paths, |path| {
-        let full = root.join(path.as_str());
-        match stat_of(&full) {
-            Some(stat) => visit(&found, known, opts, path.to_string(), full, Some(stat)),
-            // Gone although its directory did not change: list again.
-            None => vanished.store(true, std::sync::atomic::Ordering::Relaxed),
-        }
-    });
-    if vanished.into_inner() {
-        return None;
+    };
+    for part in parts {
+        let part = part?;
+        walk.files.extend(part.files);
+        walk.skipped.extend(part.skipped);
+        walk.learned.extend(part.learned);
+        walk.reused += part.reused;
+        walk.reused_unscanned += part.reused_unscanned;
     }
-    let mut walk = found.into_inner().unwrap_or_else(|e| e.into_inner());
+    // Submodules among the skipped files, in order.
     walk.skipped
         .extend(layout.nested.iter().map(|path| Skipped {
             path: path.clone(),
             reason: SkipReason::Submodule,
         }));
-    walk.relisted = true;
-    walk.files.sort_by(|a, b| a.path.cmp(&b.path));
     walk.skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    walk.relisted = true;
     Some(walk)
 }
 
-/// One regular file: passed over by name or size, known from the snapshot, or read and checked.
+/// One regular file: passed over by name or size, known from the snapshot (`recorded`: its entry there, if
+/// any), or read and checked.
 fn visit(
     found: &Mutex<Walk>,
     known: &Snapshot,
+    recorded: Option<&Entry>,
     opts: &WalkOptions,
     path: String,
     full: PathBuf,
@@ -332,7 +361,7 @@ fn visit(
     if let Err(reason) = by_name(&path, size, opts.max_file_size) {
         let mut found = lock(found);
         if let Some(stat) = stat {
-            let same = known.files.get(&path) == Some(&(stat, Seen::Listed));
+            let same = recorded.is_some_and(|e| e.stat == stat && e.seen == Seen::Listed);
             found.reused += usize::from(same);
             found.learned.push((path.clone(), stat, Seen::Listed));
         }
@@ -340,7 +369,7 @@ fn visit(
         return;
     }
     if let Some(stat) = stat
-        && let Some(seen) = known.lookup(&path, &stat)
+        && let Some(seen) = recorded.and_then(|e| known.trusted(e, &stat))
         && seen != Seen::Listed
     {
         let mut found = lock(found);
@@ -500,7 +529,8 @@ fn full_walk(
             if stat.is_none() {
                 lock(layout).complete = false;
             }
-            visit(found, known, opts, path, entry.into_path(), stat);
+            let recorded = known.files.get(&path);
+            visit(found, known, recorded, opts, path, entry.into_path(), stat);
             WalkState::Continue
         })
     });
