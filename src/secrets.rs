@@ -148,7 +148,17 @@ static WORD: LazyLock<Regex> =
 /// Is this file a secret by its name alone? The reason, when it is.
 pub fn secret_file(path: &str) -> Option<&'static str> {
     let name = path.rsplit('/').next().unwrap_or(path);
-    let lower = name.to_ascii_lowercase();
+    // Called for every file of the walk: a short name is lower-cased on the stack.
+    let mut buf = [0u8; 64];
+    let owned;
+    let lower: &str = if name.len() <= buf.len() {
+        buf[..name.len()].copy_from_slice(name.as_bytes());
+        buf[..name.len()].make_ascii_lowercase();
+        std::str::from_utf8(&buf[..name.len()]).unwrap_or(name)
+    } else {
+        owned = name.to_ascii_lowercase();
+        &owned
+    };
     if lower == ".env" || lower.starts_with(".env.") || lower.ends_with(".env") {
         let example = [
             "example", "sample", "template", "dist", "defaults", "schema",
@@ -158,7 +168,7 @@ pub fn secret_file(path: &str) -> Option<&'static str> {
         return (!example).then_some("environment file");
     }
     if matches!(
-        lower.as_str(),
+        lower,
         "id_rsa" | "id_dsa" | "id_ecdsa" | "id_ed25519" | "id_ecdsa_sk" | "id_ed25519_sk"
     ) {
         return Some("SSH private key");
@@ -171,7 +181,7 @@ pub fn secret_file(path: &str) -> Option<&'static str> {
         return Some("key or certificate store");
     }
     if matches!(
-        lower.as_str(),
+        lower,
         "credentials"
             | "credentials.json"
             | "credentials.yml"
@@ -429,50 +439,36 @@ impl Withheld {
 /// inside the others, in place. Files are scanned in parallel; the result is in path order.
 pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withheld {
     let mut out = Withheld::default();
-    let mut kept = Vec::with_capacity(files.len());
-    for file in files.drain(..) {
-        match secret_file(&file.path) {
-            Some(reason) => {
-                out.files.push(WithheldFile {
-                    path: file.path.clone(),
-                    reason: reason.to_string(),
-                });
-                skipped.push(Skipped {
-                    path: file.path,
-                    reason: SkipReason::Secret {
-                        what: reason.to_string(),
-                    },
-                });
-            }
-            None => kept.push(file),
+    let before = skipped.len();
+    files.retain(|file| match secret_file(&file.path) {
+        Some(reason) => {
+            out.files.push(WithheldFile {
+                path: file.path.clone(),
+                reason: reason.to_string(),
+            });
+            skipped.push(Skipped {
+                path: file.path.clone(),
+                reason: SkipReason::Secret {
+                    what: reason.to_string(),
+                },
+            });
+            false
         }
-    }
-    skipped.sort_by(|a, b| a.path.cmp(&b.path));
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(8));
-    let chunk = kept.len().div_ceil(threads).max(1);
-    let found: Vec<Vec<Finding>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = kept
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|f| {
-                            if f.scanned_clean {
-                                Vec::new()
-                            } else {
-                                scan(&f.path, f.text())
-                            }
-                        })
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
+        None => true,
     });
-    for (file, findings) in kept.iter_mut().zip(found) {
+    if skipped.len() > before {
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+    }
+    // Only what no earlier scan found clean is read and scanned (on a warm run, usually nothing).
+    let unscanned: Vec<usize> = (0..files.len())
+        .filter(|&i| !files[i].scanned_clean)
+        .collect();
+    let found: Vec<Vec<Finding>> = {
+        let files = &*files;
+        crate::pack::par_map_from(&unscanned, 2, |&i| scan(&files[i].path, files[i].text()))
+    };
+    for (i, findings) in unscanned.into_iter().zip(found) {
+        let file = &mut files[i];
         if findings.is_empty() {
             file.scanned_clean = true;
             continue;
@@ -489,7 +485,6 @@ pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withh
                 kind: f.kind,
             }));
     }
-    *files = kept;
     out
 }
 
