@@ -10,12 +10,12 @@ use std::sync::{Arc, Mutex};
 
 use super::lock;
 use super::rank::FileIndex;
-use super::records::{Hashes, Terms};
+use super::records::{Keys, Terms};
 use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 7;
+const VERSION: u32 = 8;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.
@@ -291,14 +291,14 @@ impl Cache {
                 let bytes = r.u32()?;
                 let n = r.u32()? as usize;
                 let terms = Terms::view(&shared, r.at, n)?;
-                r.take(n.checked_mul(12)?)?;
-                let mut lists = [Hashes::default(), Hashes::default(), Hashes::default()];
-                for list in &mut lists {
+                r.take(Terms::size(n)?)?;
+                let mut list = || {
                     let n = r.u32()? as usize;
-                    *list = Hashes::view(&shared, r.at, n)?;
-                    r.take(n.checked_mul(8)?)?;
-                }
-                let [defines, imports, literals] = lists;
+                    let keys = Keys::view(&shared, r.at, n)?;
+                    r.take(n.checked_mul(4)?)?;
+                    Some(keys)
+                };
+                let (defines, imports, literals) = (list()?, list()?, list()?);
                 e.index = Some(Arc::new(FileIndex {
                     terms,
                     len,

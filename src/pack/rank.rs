@@ -21,7 +21,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde::Serialize;
 
-use super::records::{Hashes, Terms};
+use super::records::{Keys, Terms, key};
 
 /// A 64-bit FNV-1a hash of a lower-cased term: index data stores hashes, not strings.
 pub fn hash_term(term: &str) -> u64 {
@@ -163,6 +163,10 @@ impl std::hash::Hasher for PrehashedHasher {
     fn write_u64(&mut self, n: u64) {
         self.0 = n;
     }
+    /// A 32-bit key spread over the whole word (the table uses its high bits too).
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
 }
 
 /// Lower-cased terms of `text` (see [`for_each_term`]), stop words removed.
@@ -301,30 +305,32 @@ const STOP_WORDS: &[&str] = &[
 /// What ranking needs to know about one file; derived from its path and text, cacheable by blob id.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FileIndex {
-    /// (term hash, occurrences), sorted by hash.
+    /// (term key, occurrences), sorted by key.
     pub terms: Terms,
     /// Total term occurrences: the document length for BM25.
     pub len: u32,
-    /// Hashes of the identifiers the file defines (functions, types, classes, constants), sorted.
-    pub defines: Hashes,
-    /// Hashes of the module path segments the file imports, sorted.
-    pub imports: Hashes,
+    /// Keys of the identifiers the file defines (functions, types, classes, constants), sorted.
+    pub defines: Keys,
+    /// Keys of the module path segments the file imports, sorted.
+    pub imports: Keys,
     pub bytes: u32,
-    /// Hashes of the runs of three consecutive words (two in a two-word literal) inside the file's string
+    /// Keys of the runs of three consecutive words (two in a two-word literal) inside the file's string
     /// literals, sorted:
     /// a request that quotes an error message finds the file that prints it, not every file with its words.
-    pub literals: Hashes,
+    pub literals: Keys,
 }
 
 impl FileIndex {
+    /// Occurrences of the term whose [`hash_term`] is `term`.
     pub fn count(&self, term: u64) -> u32 {
         self.terms
-            .binary_search(&term)
-            .map_or(0, |i| self.terms.get(i).1)
+            .keys()
+            .binary_search(key(term))
+            .map_or(0, |i| self.terms.count(i))
     }
 
     pub fn has(&self, term: u64) -> bool {
-        self.terms.contains(&term)
+        self.terms.keys().contains(key(term))
     }
 }
 
@@ -332,11 +338,11 @@ impl FileIndex {
 pub fn index(text: &str) -> FileIndex {
     // Sorting every occurrence and counting runs is cheaper than a hash map for files of a few thousand
     // terms.
-    let mut all: Vec<u64> = Vec::with_capacity(text.len() / 6);
-    for_each_term_hash(text, |h| all.push(h));
+    let mut all: Vec<u32> = Vec::with_capacity(text.len() / 6);
+    for_each_term_hash(text, |h| all.push(key(h)));
     let len = all.len().min(u32::MAX as usize) as u32;
     all.sort_unstable();
-    let mut terms: Vec<(u64, u32)> = Vec::new();
+    let mut terms: Vec<(u32, u32)> = Vec::new();
     for h in all {
         match terms.last_mut() {
             Some((last, n)) if *last == h => *n += 1,
@@ -347,25 +353,25 @@ pub fn index(text: &str) -> FileIndex {
     let mut imports = Vec::new();
     for line in text.lines().take(20_000) {
         if let Some(name) = defined_name(line) {
-            defines.push(hash_term(name));
+            defines.push(key(hash_term(name)));
         }
-        import_segments(line, |seg| imports.push(hash_term(seg)));
+        import_segments(line, |seg| imports.push(key(hash_term(seg))));
     }
     defines.sort_unstable();
     defines.dedup();
     imports.sort_unstable();
     imports.dedup();
     let mut literals = Vec::new();
-    for_each_literal_bigram(text, |h| literals.push(h));
+    for_each_literal_bigram(text, |h| literals.push(key(h)));
     literals.sort_unstable();
     literals.dedup();
     FileIndex {
         terms: Terms::from_sorted(&terms),
         len,
-        defines: Hashes::from_sorted(&defines),
-        imports: Hashes::from_sorted(&imports),
+        defines: Keys::from_sorted(&defines),
+        imports: Keys::from_sorted(&imports),
         bytes: text.len().min(u32::MAX as usize) as u32,
-        literals: Hashes::from_sorted(&literals),
+        literals: Keys::from_sorted(&literals),
     }
 }
 
@@ -678,24 +684,23 @@ fn quoted(text: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
-/// The names a file is imported by: its stem, and its directory for index-like files and Go packages.
-pub fn module_keys(path: &str) -> Vec<u64> {
-    let mut keys = Vec::new();
+/// The names a file is imported by: its stem, and its directory for index-like files and Go packages (one
+/// or two hashes, without allocating: this runs for every file of the repository).
+pub fn module_keys(path: &str) -> impl Iterator<Item = u64> {
     let mut parts = path.rsplit('/');
     let name = parts.next().unwrap_or(path);
-    let stem = name.split('.').next().unwrap_or(name).to_ascii_lowercase();
-    let dir = parts.next().map(str::to_ascii_lowercase);
-    if stem.len() >= 2 && !GENERIC_SEGMENTS.contains(&stem.as_str()) {
-        keys.push(hash_term(&stem));
-    }
-    let generic = matches!(
-        stem.as_str(),
-        "index" | "mod" | "__init__" | "lib" | "main" | "init"
-    ) || name.ends_with(".go");
-    if let Some(dir) = dir.filter(|d| generic && d.len() >= 2) {
-        keys.push(hash_term(&dir));
-    }
-    keys
+    let stem = name.split('.').next().unwrap_or(name);
+    let dir = parts.next();
+    let generic_segment = GENERIC_SEGMENTS
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(stem));
+    let own = (stem.len() >= 2 && !generic_segment).then(|| hash_term(stem));
+    let generic = ["index", "mod", "__init__", "lib", "main", "init"]
+        .iter()
+        .any(|g| g.eq_ignore_ascii_case(stem))
+        || name.ends_with(".go");
+    let by_dir = dir.filter(|d| generic && d.len() >= 2).map(hash_term);
+    own.into_iter().chain(by_dir)
 }
 
 /// Read-only git facts about the candidates, by repo-relative path.
@@ -1051,41 +1056,68 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         .map(|h| word_hashes.iter().position(|w| w == h).unwrap_or(0))
         .collect();
     let ident_hashes: Vec<u64> = query.identifiers.iter().map(|w| hash_term(w)).collect();
+    let word_keys: Vec<u32> = word_hashes.iter().map(|&h| key(h)).collect();
     // Which words each file contains (and how often) and which named identifiers it defines, in one parallel
     // pass: the document frequencies follow. A linear scan of each file's terms behind a bit filter: sequential reads beat a binary search per word
     // when the terms of thirty thousand files are far apart in memory.
     let mut filter = [0u64; 64];
-    let bit = |h: u64| ((h ^ (h >> 31)) % 4096) as usize;
-    for &h in &word_hashes {
-        filter[bit(h) / 64] |= 1 << (bit(h) % 64);
+    let bit = |k: u32| ((k ^ (k >> 12)) % 4096) as usize;
+    for &k in &word_keys {
+        filter[bit(k) / 64] |= 1 << (bit(k) % 64);
     }
-    let seen: Vec<(Vec<u32>, u64)> = super::par_map(docs, |d| {
-        let mut tf = Vec::new();
-        if !word_hashes.is_empty() {
-            for (h, c) in d.index.terms.iter() {
-                let b = bit(h);
+    // Runs of files, each with one flat table of counts (a row of `width` per file): no allocation per file.
+    const RUN: usize = 256;
+    let width = word_keys.len();
+    let runs: Vec<&[Doc<'_>]> = docs.chunks(RUN).collect();
+    struct Counted {
+        tf: Vec<u32>,
+        hit: Vec<bool>,
+        idents: Vec<u64>,
+    }
+    let counted: Vec<Counted> = super::par_map_from(&runs, 2, |run| {
+        let mut out = Counted {
+            tf: vec![0; run.len() * width],
+            hit: vec![false; run.len()],
+            idents: vec![0; run.len()],
+        };
+        for (j, d) in run.iter().enumerate() {
+            let row = &mut out.tf[j * width..(j + 1) * width];
+            let terms = if width == 0 {
+                None
+            } else {
+                Some(&d.index.terms)
+            };
+            for (i, k) in terms.into_iter().flat_map(|t| t.keys().iter().enumerate()) {
+                let b = bit(k);
                 if filter[b / 64] & (1 << (b % 64)) != 0
-                    && let Some(k) = word_hashes.iter().position(|&w| w == h)
+                    && let Some(at) = word_keys.iter().position(|&w| w == k)
                 {
-                    if tf.is_empty() {
-                        tf = vec![0; word_hashes.len()];
-                    }
-                    tf[k] = c;
+                    row[at] = d.index.terms.count(i);
+                    out.hit[j] = true;
+                }
+            }
+            for (k, &h) in ident_hashes.iter().enumerate().take(64) {
+                if d.index.defines.contains(key(h)) {
+                    out.idents[j] |= 1 << k;
                 }
             }
         }
-        let mut idents = 0u64;
-        for (k, h) in ident_hashes.iter().enumerate().take(64) {
-            if d.index.defines.contains(h) {
-                idents |= 1 << k;
-            }
-        }
-        (tf, idents)
+        out
     });
+    // The counts of file `i`, empty when it has none of the words.
+    let tf_of = |i: usize| -> &[u32] {
+        let (run, j) = (&counted[i / RUN], i % RUN);
+        if run.hit[j] {
+            &run.tf[j * width..(j + 1) * width]
+        } else {
+            &[]
+        }
+    };
     let has = |tf: &[u32], at: usize| tf.get(slot[at]).is_some_and(|&c| c > 0);
     let mut hash_df = vec![0usize; word_hashes.len()];
     let mut word_df = vec![0usize; word_forms.len()];
-    for (tf, _) in &seen {
+    for i in 0..docs.len() {
+        let tf = tf_of(i);
         if tf.is_empty() {
             continue;
         }
@@ -1102,7 +1134,11 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         if k >= 64 {
             return docs.len();
         }
-        seen.iter().filter(|(_, m)| m & (1 << k) != 0).count()
+        counted
+            .iter()
+            .flat_map(|run| &run.idents)
+            .filter(|m| *m & (1 << k) != 0)
+            .count()
     };
     // The forms of each word that occur in the repository: (hash, where its count lands).
     let forms: Vec<Vec<(u64, usize)>> = word_forms
@@ -1167,7 +1203,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     } else {
         let per_doc: Vec<Vec<usize>> = super::par_map(docs, |d| {
             (0..wanted.len())
-                .filter(|&k| d.index.literals.contains(&wanted[k]))
+                .filter(|&k| d.index.literals.contains(key(wanted[k])))
                 .collect()
         });
         let mut df = vec![0usize; wanted.len()];
@@ -1211,28 +1247,36 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
     }
 
+    // Paths the request names, lower-cased once.
+    let mentions: Vec<(&String, String)> = query
+        .paths
+        .iter()
+        .map(|m| (m, m.to_ascii_lowercase()))
+        .collect();
     let positions: Vec<usize> = (0..docs.len()).collect();
     let scores: Vec<(Score, (u64, f64, f64))> = super::par_map(&positions, |&i| {
         let doc = &docs[i];
         let mut reasons = Vec::new();
         let mut named = 0.0;
         let mut path_named = 0.0;
-        let lower_path = doc.path.to_ascii_lowercase();
-        for mention in &query.paths {
-            let m = mention.to_ascii_lowercase();
-            let hit = lower_path == m
-                || lower_path.ends_with(&format!("/{m}"))
-                || (!m.contains('/') && lower_path.rsplit('/').next() == Some(m.as_str()));
+        for (mention, m) in &mentions {
+            let (path, m) = (doc.path.as_bytes(), m.as_bytes());
+            let name = doc.path.rsplit('/').next().unwrap_or(doc.path).as_bytes();
+            let hit = path.eq_ignore_ascii_case(m)
+                || (path.len() > m.len()
+                    && path[path.len() - m.len() - 1] == b'/'
+                    && path[path.len() - m.len()..].eq_ignore_ascii_case(m))
+                || (!m.contains(&b'/') && name.eq_ignore_ascii_case(m));
             if hit {
                 path_named += W_PATH_NAMED;
                 reasons.push(Reason::PathNamed {
-                    mention: mention.clone(),
+                    mention: mention.to_string(),
                     points: W_PATH_NAMED,
                 });
             }
         }
         for (name, h, idf) in &idents {
-            if doc.index.defines.binary_search(h).is_ok() {
+            if doc.index.defines.contains(key(*h)) {
                 let points = W_DEFINES_NAMED * idf.max(1.0);
                 named += points;
                 reasons.push(Reason::DefinesNamed {
@@ -1245,7 +1289,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             let total: f64 = pairs.iter().map(|p| p.1).sum();
             let (mut shared, mut count) = (0.0, 0usize);
             for &(h, idf) in pairs {
-                if doc.index.literals.binary_search(&h).is_ok() {
+                if doc.index.literals.contains(key(h)) {
                     shared += idf;
                     count += 1;
                 }
@@ -1261,7 +1305,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
         let found: Vec<&(u64, String, f64)> = loose
             .iter()
-            .filter(|l| doc.index.literals.binary_search(&l.0).is_ok())
+            .filter(|l| doc.index.literals.contains(key(l.0)))
             .collect();
         if found.len() >= LOOSE_MIN_RUNS {
             let points = (W_LOOSE_MESSAGE * found.iter().map(|l| l.2).sum::<f64>())
@@ -1277,8 +1321,16 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 points: round(points),
             });
         }
-        let mut path_terms: Vec<u64> = Vec::new();
-        for_each_term_hash(doc.path, |h| path_terms.push(h));
+        // The path's terms, on the stack (a path has a few dozen at most; any beyond are not matched).
+        let mut path_buf = [0u64; 64];
+        let mut path_n = 0;
+        for_each_term_hash(doc.path, |h| {
+            if path_n < path_buf.len() {
+                path_buf[path_n] = h;
+                path_n += 1;
+            }
+        });
+        let path_terms = &path_buf[..path_n];
         // The file's own name, whole (`shrinkwrap` for lib/shrinkwrap.js): naming it names the file.
         let name = doc.path.rsplit('/').next().unwrap_or(doc.path);
         let stem = hash_term(name.split('.').next().unwrap_or(name));
@@ -1294,7 +1346,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                     s += W_STEM * idf;
                 }
             }
-            let tf_at = |at: usize| f64::from(seen[i].0.get(at).copied().unwrap_or(0));
+            let tf_at = |at: usize| f64::from(tf_of(i).get(at).copied().unwrap_or(0));
             let tf = tf_at(slot[k])
                 + W_OTHER_FORM * others.iter().map(|&(_, at)| tf_at(at)).sum::<f64>();
             if tf > 0.0 {
@@ -1461,27 +1513,33 @@ fn graph_links(
     top: &[usize],
     idf_of: &(dyn Fn(usize) -> f64 + Sync),
 ) -> Vec<[Option<(Link, f64)>; TOP_HITS]> {
-    const FILTER_BITS: u64 = 1 << 16;
-    let bit = |h: u64| ((h ^ (h >> 29)) % FILTER_BITS) as usize;
+    const FILTER_BITS: u32 = 1 << 16;
+    let bit = |k: u32| ((k ^ (k >> 16)) % FILTER_BITS) as usize;
     // Identifiers the top hits define, each with the slots defining it.
-    let mut defined: HashMap<u64, Vec<usize>, Prehashed> = HashMap::default();
+    let mut defined: HashMap<u32, Vec<usize>, Prehashed> = HashMap::default();
     for (slot, &t) in top.iter().enumerate() {
-        for h in docs[t].index.defines.iter() {
-            defined.entry(h).or_default().push(slot);
+        for k in docs[t].index.defines.iter() {
+            defined.entry(k).or_default().push(slot);
         }
     }
     let mut filter = vec![0u64; (FILTER_BITS / 64) as usize];
-    for &h in defined.keys() {
-        filter[bit(h) / 64] |= 1 << (bit(h) % 64);
+    for &k in defined.keys() {
+        filter[bit(k) / 64] |= 1 << (bit(k) % 64);
     }
-    let keys: Vec<Vec<u64>> = top.iter().map(|&t| module_keys(docs[t].path)).collect();
-    // The top hits' terms, for "defines what the hit uses".
-    let hit_terms: Vec<std::collections::HashSet<u64, Prehashed>> = top
+    let keys: Vec<Vec<u32>> = top
         .iter()
-        .map(|&t| docs[t].index.terms.iter().map(|(h, _)| h).collect())
+        .map(|&t| module_keys(docs[t].path).map(key).collect())
         .collect();
+    const _: () = assert!(TOP_HITS <= 8, "the slots of a term are a u8 mask");
+    // The top hits' terms, each with the slots using it, for "defines what the hit uses".
+    let mut used: HashMap<u32, u8, Prehashed> = HashMap::default();
+    for (slot, &t) in top.iter().enumerate() {
+        for k in docs[t].index.terms.keys().iter() {
+            *used.entry(k).or_default() |= 1 << slot;
+        }
+    }
     struct Row {
-        uses: Vec<u64>,
+        uses: Vec<u32>,
         imports_hit: [bool; TOP_HITS],
         imported_by_hit: [bool; TOP_HITS],
         defines_used: [usize; TOP_HITS],
@@ -1489,10 +1547,10 @@ fn graph_links(
     let rows: Vec<Row> = super::par_map(docs, |doc| {
         let mut uses = Vec::new();
         if !defined.is_empty() {
-            for (h, _) in doc.index.terms.iter() {
-                let b = bit(h);
-                if filter[b / 64] & (1 << (b % 64)) != 0 && defined.contains_key(&h) {
-                    uses.push(h);
+            for k in doc.index.terms.keys().iter() {
+                let b = bit(k);
+                if filter[b / 64] & (1 << (b % 64)) != 0 && defined.contains_key(&k) {
+                    uses.push(k);
                 }
             }
         }
@@ -1502,35 +1560,37 @@ fn graph_links(
             imported_by_hit: [false; TOP_HITS],
             defines_used: [0; TOP_HITS],
         };
-        let own_keys = if top.is_empty() {
-            Vec::new()
-        } else {
-            module_keys(doc.path)
-        };
+        if top.is_empty() {
+            return row;
+        }
+        let mut own_keys = [0u32; 2];
+        let mut own_n = 0;
+        for k in module_keys(doc.path).take(2) {
+            own_keys[own_n] = key(k);
+            own_n += 1;
+        }
+        let own_keys = &own_keys[..own_n];
         for (slot, &t) in top.iter().enumerate() {
-            row.imports_hit[slot] = keys[slot]
-                .iter()
-                .any(|k| doc.index.imports.binary_search(k).is_ok());
-            row.imported_by_hit[slot] = own_keys
-                .iter()
-                .any(|k| docs[t].index.imports.binary_search(k).is_ok());
-            row.defines_used[slot] = doc
-                .index
-                .defines
-                .iter()
-                .filter(|h| hit_terms[slot].contains(h))
-                .count();
+            row.imports_hit[slot] = keys[slot].iter().any(|&k| doc.index.imports.contains(k));
+            row.imported_by_hit[slot] = own_keys.iter().any(|&k| docs[t].index.imports.contains(k));
+        }
+        for k in doc.index.defines.iter() {
+            if let Some(&slots) = used.get(&k) {
+                for (slot, n) in row.defines_used.iter_mut().enumerate() {
+                    *n += usize::from(slots & (1 << slot) != 0);
+                }
+            }
         }
         row
     });
     // How many files use each identifier: a rare one says more.
-    let mut df: HashMap<u64, usize, Prehashed> = HashMap::default();
+    let mut df: HashMap<u32, usize, Prehashed> = HashMap::default();
     for row in &rows {
         for &h in &row.uses {
             *df.entry(h).or_insert(0) += 1;
         }
     }
-    let idf: HashMap<u64, f64, Prehashed> = df
+    let idf: HashMap<u32, f64, Prehashed> = df
         .into_iter()
         .map(|(h, n)| (h, idf_of(n)))
         .filter(|(_, idf)| *idf > 2.0)
