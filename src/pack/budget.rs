@@ -117,19 +117,30 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
                 rel.powi(3) * RANK_DECAY.powi(rank.min(1000) as i32) + 1e-6 / (1.0 + rank as f64)
             })
             .collect();
+        // The best value for each capacity before and after weighing file k: two tables rather than one
+        // updated in place, so that the inner loop has no dependency between capacities and no branch.
         let mut table = vec![0.0f64; capacity + 1];
+        let mut next = vec![0.0f64; capacity + 1];
         let mut take = vec![vec![false; capacity + 1]; window.len()];
         for k in 0..window.len() {
-            if cost[k] > capacity {
+            let cost = cost[k];
+            if cost > capacity {
                 continue;
             }
-            for c in (cost[k]..=capacity).rev() {
-                let with = table[c - cost[k]] + value[k];
-                if with > table[c] {
-                    table[c] = with;
-                    take[k][c] = true;
-                }
+            next[..cost].copy_from_slice(&table[..cost]);
+            let without = &table[cost..];
+            let with_room = &table[..=capacity - cost];
+            for (((best, took), &without), &before) in next[cost..]
+                .iter_mut()
+                .zip(&mut take[k][cost..])
+                .zip(without)
+                .zip(with_room)
+            {
+                let with = before + value[k];
+                *took = with > without;
+                *best = if *took { with } else { without };
             }
+            std::mem::swap(&mut table, &mut next);
         }
         let mut c = capacity;
         for k in (0..window.len()).rev() {

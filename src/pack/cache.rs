@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use super::lock;
-use super::rank::FileIndex;
+use super::rank::{FileIndex, Quick};
 use super::records::{Keys, Terms};
 use crate::binfile::Reader;
 
@@ -42,10 +42,10 @@ pub struct Entry {
 /// what a run adds goes to a locked side table.
 #[derive(Debug, Default)]
 pub struct Cache {
-    loaded: HashMap<BlobId, Entry>,
-    fresh: Mutex<HashMap<BlobId, Entry>>,
+    loaded: HashMap<BlobId, Entry, Quick>,
+    fresh: Mutex<HashMap<BlobId, Entry, Quick>>,
     /// The blobs of this run: only these are saved, so the cache follows the repository.
-    keep: Mutex<Option<HashSet<BlobId>>>,
+    keep: Mutex<Option<HashSet<BlobId, Quick>>>,
     /// Token counts of small texts (paths, outlines, the layout, the template) by [`text_key`].
     counts: HashMap<u64, u32>,
     counts_fresh: Mutex<HashMap<u64, u32>>,
@@ -55,7 +55,7 @@ pub struct Cache {
     texts_fresh: Mutex<HashMap<u64, String>>,
     texts_used: Mutex<HashSet<u64>>,
     /// Entries that came from the journal (written since the cache was last written whole).
-    journaled: HashSet<BlobId>,
+    journaled: HashSet<BlobId, Quick>,
 }
 
 /// The key of a text in the count memo: FNV-1a over its bytes, and its length.
@@ -278,7 +278,7 @@ impl Cache {
             return None;
         }
         let count = r.u32()? as usize;
-        let mut entries = HashMap::with_capacity(count.min(1 << 20));
+        let mut entries = HashMap::with_capacity_and_hasher(count.min(1 << 20), Quick);
         for _ in 0..count {
             let id: BlobId = r.take(20)?.try_into().ok()?;
             let flags = *r.take(1)?.first()?;

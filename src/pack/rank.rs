@@ -24,13 +24,27 @@ use serde::Serialize;
 use super::records::{Keys, Terms, key};
 
 /// A 64-bit FNV-1a hash of a lower-cased term: index data stores hashes, not strings.
-pub fn hash_term(term: &str) -> u64 {
+pub const fn hash_term(term: &str) -> u64 {
+    let bytes = term.as_bytes();
     let mut h = FNV_OFFSET;
-    for b in term.bytes() {
-        h ^= u64::from(b.to_ascii_lowercase());
+    let mut i = 0;
+    while i < bytes.len() {
+        h ^= bytes[i].to_ascii_lowercase() as u64;
         h = h.wrapping_mul(FNV_PRIME);
+        i += 1;
     }
     h
+}
+
+/// The [`hash_term`] of each of `N` words, at compile time.
+const fn hashes<const N: usize>(words: [&str; N]) -> [u64; N] {
+    let mut out = [0; N];
+    let mut i = 0;
+    while i < N {
+        out[i] = hash_term(words[i]);
+        i += 1;
+    }
+    out
 }
 
 /// Call `each` with every term of `text`: identifiers are split on `_` and camelCase humps (and digits), and
@@ -168,6 +182,56 @@ impl std::hash::Hasher for PrehashedHasher {
         self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
+
+/// A quick hasher for keys that are not hashes already (blob ids, paths): a multiply-rotate over eight bytes
+/// at a time, as compilers use for their own tables. Not resistant to chosen collisions, which needs an
+/// attacker who writes the repository's file names and wants onepass a few milliseconds slower.
+#[derive(Default, Clone, Copy)]
+pub struct Quick;
+
+impl std::hash::BuildHasher for Quick {
+    type Hasher = QuickHasher;
+    fn build_hasher(&self) -> QuickHasher {
+        QuickHasher(0)
+    }
+}
+
+pub struct QuickHasher(u64);
+
+impl QuickHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+}
+
+impl std::hash::Hasher for QuickHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([
+                c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7],
+            ]));
+        }
+        let rest = chunks.remainder();
+        if !rest.is_empty() {
+            let mut last = [0u8; 8];
+            last[..rest.len()].copy_from_slice(rest);
+            self.add(u64::from_le_bytes(last));
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.add(u64::from(n));
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.add(n as u64);
+    }
+}
+
+/// A table keyed by repo-relative path, looked up for every file.
+pub type PathMap<V> = HashMap<String, V, Quick>;
 
 /// Lower-cased terms of `text` (see [`for_each_term`]), stop words removed.
 pub fn terms(text: &str) -> Vec<String> {
@@ -628,7 +692,7 @@ fn ident_prefix(text: &str) -> &str {
     &text[..end]
 }
 
-const GENERIC_SEGMENTS: &[&str] = &[
+const GENERIC_SEGMENTS: [&str; 22] = [
     "crate", "self", "super", "std", "core", "alloc", "src", "lib", "index", "mod", "java", "com",
     "org", "net", "io", "github", "main", "util", "utils", "internal", "pkg", "app",
 ];
@@ -684,21 +748,23 @@ fn quoted(text: &str) -> Option<&str> {
     Some(&rest[..end])
 }
 
+/// Module names too common to tell files apart ([`GENERIC_SEGMENTS`]), and the file stems that stand for
+/// their directory, hashed.
+const GENERIC_STEMS: [u64; 22] = hashes(GENERIC_SEGMENTS);
+const DIRECTORY_STEMS: [u64; 6] = hashes(["index", "mod", "__init__", "lib", "main", "init"]);
+
 /// The names a file is imported by: its stem, and its directory for index-like files and Go packages (one
 /// or two hashes, without allocating: this runs for every file of the repository).
 pub fn module_keys(path: &str) -> impl Iterator<Item = u64> {
-    let mut parts = path.rsplit('/');
-    let name = parts.next().unwrap_or(path);
-    let stem = name.split('.').next().unwrap_or(name);
-    let dir = parts.next();
-    let generic_segment = GENERIC_SEGMENTS
-        .iter()
-        .any(|g| g.eq_ignore_ascii_case(stem));
-    let own = (stem.len() >= 2 && !generic_segment).then(|| hash_term(stem));
-    let generic = ["index", "mod", "__init__", "lib", "main", "init"]
-        .iter()
-        .any(|g| g.eq_ignore_ascii_case(stem))
-        || name.ends_with(".go");
+    let (dir, name) = match path.rfind('/') {
+        Some(i) => (Some(&path[..i]), &path[i + 1..]),
+        None => (None, path),
+    };
+    let dir = dir.map(|d| d.rfind('/').map_or(d, |i| &d[i + 1..]));
+    let stem = name.find('.').map_or(name, |i| &name[..i]);
+    let hash = hash_term(stem);
+    let own = (stem.len() >= 2 && !GENERIC_STEMS.contains(&hash)).then_some(hash);
+    let generic = DIRECTORY_STEMS.contains(&hash) || name.ends_with(".go");
     let by_dir = dir.filter(|d| generic && d.len() >= 2).map(hash_term);
     own.into_iter().chain(by_dir)
 }
@@ -709,9 +775,9 @@ pub struct GitFacts {
     /// Files with uncommitted changes (modified or untracked), by comparing contents with `tracked`.
     pub dirty: HashSet<String>,
     /// The blob id of every file in git's index; `None` outside a repository.
-    pub tracked: Option<HashMap<String, [u8; 20]>>,
+    pub tracked: Option<PathMap<[u8; 20]>>,
     /// Recently changed files, weight in (0, 1]: 1 for the latest commit, decaying with age.
-    pub recent: HashMap<String, f64>,
+    pub recent: PathMap<f64>,
     /// The recent commits, each as the list of files it changed (large commits left out).
     pub commits: Vec<Vec<String>>,
 }
@@ -1391,7 +1457,14 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
 
     // The top hits of the direct evidence spread relevance to their neighbours.
     let mut order: Vec<usize> = (0..scores.len()).collect();
-    order.sort_by(|&a, &b| scores[b].score.total_cmp(&scores[a].score).then(a.cmp(&b)));
+    let by_score =
+        |a: &usize, b: &usize| scores[*b].score.total_cmp(&scores[*a].score).then(a.cmp(b));
+    // Only the first few are needed in order.
+    if order.len() > TOP_HITS {
+        order.select_nth_unstable_by(TOP_HITS, by_score);
+        order.truncate(TOP_HITS);
+    }
+    order.sort_unstable_by(by_score);
     let top: Vec<usize> = order
         .iter()
         .copied()
@@ -1470,7 +1543,8 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         score.score += points.min(W_NEIGHBOURS_CAP * best);
         score.reasons.extend(reasons);
     }
-    scores.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
+    // Every index differs: an unstable sort gives the one order.
+    scores.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then(a.index.cmp(&b.index)));
     for score in scores.iter_mut().take(EXPLAINED) {
         let (mask, points, factor) = lexical[score.index];
         if points > 0.0 {
@@ -1687,6 +1761,19 @@ impl std::fmt::Display for Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn module_keys_are_the_stem_and_the_directory_of_index_like_files() {
+        let keys = |path: &str| module_keys(path).collect::<Vec<u64>>();
+        assert_eq!(keys("lib/Shrinkwrap.js"), [hash_term("shrinkwrap")]);
+        assert_eq!(keys("src/parser/index.ts"), [hash_term("parser")]);
+        assert_eq!(
+            keys("pkg/store/cache.go"),
+            [hash_term("cache"), hash_term("store")]
+        );
+        assert_eq!(keys("Utils.py"), Vec::<u64>::new());
+        assert_eq!(keys("a/x.rs"), Vec::<u64>::new());
+    }
 
     fn ranked(request: &str, files: &[(&str, &str)], git: &GitFacts) -> Vec<String> {
         let indexes: Vec<FileIndex> = files.iter().map(|(_, t)| index(t)).collect();

@@ -10,7 +10,7 @@ use crate::repo::snapshot::FileStat;
 
 use git2::{DiffOptions, Repository, Sort};
 
-use crate::pack::rank::GitFacts;
+use crate::pack::rank::{GitFacts, PathMap, Quick};
 
 /// How many commits of history to read.
 const HISTORY: usize = 300;
@@ -64,7 +64,7 @@ pub fn git_facts_saved(repo: &Repository) -> (GitFacts, IndexStat, bool) {
 }
 
 /// The index's blob of every path and its trustworthy stat data.
-pub fn read_index(root: &Path) -> (Option<HashMap<String, [u8; 20]>>, IndexStat) {
+pub fn read_index(root: &Path) -> (Option<PathMap<[u8; 20]>>, IndexStat) {
     let mut stat = IndexStat::new();
     let tracked = Repository::open(root)
         .ok()
@@ -108,9 +108,9 @@ pub fn save_status(git_dir: &Path, dirty: &HashSet<String>) {
     }
 }
 
-fn tracked(repo: &Repository, stat: &mut IndexStat) -> Option<HashMap<String, [u8; 20]>> {
+fn tracked(repo: &Repository, stat: &mut IndexStat) -> Option<PathMap<[u8; 20]>> {
     let index = repo.index().ok()?;
-    let mut tracked = HashMap::with_capacity(index.len());
+    let mut tracked = PathMap::with_capacity_and_hasher(index.len(), Quick);
     // Entries written in the same second as the index itself may hide a later change ("racy git").
     let index_mtime = std::fs::metadata(repo.path().join("index"))
         .ok()
@@ -184,7 +184,7 @@ const HISTORY_FILE: &str = "history-v1.json";
 struct History {
     head: String,
     depth: usize,
-    recent: HashMap<String, f64>,
+    recent: PathMap<f64>,
     commits: Vec<Vec<String>>,
 }
 
