@@ -440,7 +440,10 @@ impl Withheld {
 pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withheld {
     let mut out = Withheld::default();
     let before = skipped.len();
-    files.retain(|file| match secret_file(&file.path) {
+    // Every name is checked, on all cores; `retain` visits the files in order, once each.
+    let verdicts = crate::pack::par_map(files, |f| secret_file(&f.path));
+    let mut verdict = verdicts.into_iter();
+    files.retain(|file| match verdict.next().flatten() {
         Some(reason) => {
             out.files.push(WithheldFile {
                 path: file.path.clone(),

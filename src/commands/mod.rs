@@ -152,8 +152,9 @@ pub struct Prepared {
 }
 
 /// Start gathering what packing needs in the background; join it with [`Preparing::join`].
-pub fn prepare_pack(root: &Path) -> Preparing {
+pub fn prepare_pack(root: &Path, request: &str) -> Preparing {
     let root = root.to_path_buf();
+    let request = request.to_string();
     let started = std::time::Instant::now();
     let facts = std::thread::spawn(move || {
         // Outside a git repository nothing is cached and there are no git facts.
@@ -161,18 +162,16 @@ pub fn prepare_pack(root: &Path) -> Preparing {
         let git_dir = repo.as_ref().map(|r| r.path().to_path_buf());
         let location = git_dir.as_deref().map(crate::pack::cache::location);
         let cache = crate::pack::cache::load(location.as_deref());
-        // Without a cache every candidate will be counted: build the BPE tables (a few hundred
-        // milliseconds) now, off the critical path. With one, most runs never need them.
-        let tokenizer = cache
-            .is_empty()
-            .then(|| std::thread::spawn(crate::pack::tokens::TokenCounter::prepare));
+        // Without a cache, or for a request not packed before, candidates will be counted: start building
+        // the BPE tables (about a tenth of a second) now, beside the walk; counting waits for them if it
+        // comes first. A request packed before finds its counts in the cache and never needs them.
+        if cache.is_empty() || !cache.knows_request(&request) {
+            std::thread::spawn(crate::pack::tokens::TokenCounter::prepare);
+        }
         let (git, stat, status_saved) = repo
             .as_ref()
             .map(crate::repo::signals::git_facts_saved)
             .unwrap_or_default();
-        if let Some(t) = tokenizer {
-            let _ = t.join();
-        }
         Prepared {
             git,
             stat,
@@ -263,6 +262,7 @@ pub fn pack_walked(
         cache,
     };
     let mut packed = crate::pack::pack(input, limits, templates, counter)?;
+    cache.remember_request(request);
     let started = std::time::Instant::now();
     // A cache that cannot be written only costs time on the next run.
     let _ = crate::pack::cache::save(location.as_deref(), cache);

@@ -58,7 +58,7 @@ fn pack(
         })
         .unwrap_or(1.0);
     let started = Instant::now();
-    let preparing = prepare_pack(&cfg.root);
+    let preparing = prepare_pack(&cfg.root, request);
     let walked = walk_repo(&cfg, env, &args.paths)?;
     let walk_ms = started.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();

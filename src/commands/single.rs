@@ -161,7 +161,7 @@ pub fn prepare(
             })?
             .to_string();
             ui.busy("reading and packing the repository");
-            let preparing = super::prepare_pack(&cfg.root);
+            let preparing = super::prepare_pack(&cfg.root, &request);
             let walked = walk_repo(cfg, env, pins);
             let prepared = preparing.join();
             let packed = walked.and_then(|w| {

@@ -67,6 +67,12 @@ pub fn text_key(text: &str) -> u64 {
     h ^ (text.len() as u64).rotate_left(32)
 }
 
+/// The count-memo key that marks a request as packed before (no text's own key: a text never hashes to
+/// itself with this salt).
+fn request_key(request: &str) -> u64 {
+    text_key(request) ^ 0x7265_7175_6573_7421
+}
+
 impl Cache {
     /// A field of the entry for `id`: from what this run added, else from what was loaded.
     pub fn find<T>(&self, id: &BlobId, field: impl Fn(&Entry) -> Option<T>) -> Option<T> {
@@ -117,6 +123,16 @@ impl Cache {
         }
         let mut fresh = lock(&self.texts_fresh);
         fresh.entry(key).or_insert_with(make).clone()
+    }
+
+    /// Whether `request` was packed before with this cache (so that its candidates' counts are likely here).
+    pub fn knows_request(&self, request: &str) -> bool {
+        self.text_count(request_key(request)).is_some()
+    }
+
+    /// Remember that `request` was packed.
+    pub fn remember_request(&self, request: &str) {
+        self.remember_count(request_key(request), 0);
     }
 
     /// Keep only these blobs when saving (the files of this run).
@@ -453,6 +469,22 @@ mod tests {
                 .to_string(),
             "ce013625030ba8dba906f756967f9e9ca394464a"
         );
+    }
+
+    #[test]
+    fn a_request_packed_before_is_known_after_a_save_and_a_load() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("onepass").join(FILE_NAME);
+        let first = Cache::default();
+        first.update(blob_id(b"a"), |e| e.tokens = Some(1));
+        assert!(!first.knows_request("fix the parser"));
+        first.remember_request("fix the parser");
+        save(Some(&path), &first).unwrap();
+        let second = load(Some(&path));
+        assert!(second.knows_request("fix the parser"));
+        assert!(!second.knows_request("fix the printer"));
+        // The marker is not the count of the text itself.
+        assert_eq!(second.text_count(text_key("fix the parser")), None);
     }
 
     #[test]

@@ -305,7 +305,10 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
     // The recorded entries are sorted: each thread takes a run of them and the runs are joined in order.
     let runs: Vec<&[Entry]> = known.files.as_slice().chunks(RELIST_RUN).collect();
     let parts = crate::pack::par_map_from(&runs, 2, |run| {
-        let part = Mutex::new(Walk::default());
+        let part = Mutex::new(Walk {
+            files: Vec::with_capacity(run.len()),
+            ..Walk::default()
+        });
         for entry in *run {
             let full = under(root, &entry.path);
             // Gone although its directory did not change: list again.
@@ -323,6 +326,7 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
         Some(part.into_inner().unwrap_or_else(|e| e.into_inner()))
     });
     let mut walk = Walk {
+        files: Vec::with_capacity(known.files.len()),
         started: Some(started),
         layout: Some(layout.clone()),
         ..Walk::default()
