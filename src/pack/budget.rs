@@ -6,8 +6,8 @@ use serde::Serialize;
 
 /// One file offered to the packer, in rank order.
 #[derive(Debug, Clone)]
-pub struct Item {
-    pub path: String,
+pub struct Item<'a> {
+    pub path: &'a str,
     /// Tokens the file costs in the prompt, its framing included.
     pub tokens: usize,
     pub bytes: usize,
@@ -23,6 +23,9 @@ pub struct Omitted {
     pub bytes: usize,
     pub score: f64,
     pub reason: OmitReason,
+    /// Its place in `items` (the ranking).
+    #[serde(skip)]
+    pub rank: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -61,7 +64,7 @@ const RANK_DECAY: f64 = 0.9;
 /// few highly relevant small files are not crowded out by one huge file of similar relevance, but many
 /// marginal files never outweigh one clearly relevant file. What is left is filled in rank order. The
 /// prompt order of the result is by path, which keeps the prompt's prefix stable between requests.
-pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
+pub fn fit(items: &[Item<'_>], budget: usize) -> Result<Fit, BudgetError> {
     let pinned: usize = items.iter().filter(|i| i.pinned).map(|i| i.tokens).sum();
     if pinned > budget {
         return Err(BudgetError::PinnedOverBudget {
@@ -167,7 +170,7 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
             fit.included.push(n);
         } else {
             fit.omitted.push(Omitted {
-                path: item.path.clone(),
+                path: item.path.to_string(),
                 tokens: item.tokens,
                 bytes: item.bytes,
                 score: item.score,
@@ -176,11 +179,12 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
                 } else {
                     OmitReason::OverBudget
                 },
+                rank: n,
             });
         }
     }
     fit.included
-        .sort_by(|&a, &b| items[a].path.cmp(&items[b].path));
+        .sort_by(|&a, &b| items[a].path.cmp(items[b].path));
     Ok(fit)
 }
 
@@ -188,13 +192,13 @@ pub fn fit(items: &[Item], budget: usize) -> Result<Fit, BudgetError> {
 mod tests {
     use super::*;
 
-    fn item(path: &str, tokens: usize, pinned: bool) -> Item {
+    fn item(path: &str, tokens: usize, pinned: bool) -> Item<'_> {
         scored(path, tokens, pinned, 1.0)
     }
 
-    fn scored(path: &str, tokens: usize, pinned: bool, score: f64) -> Item {
+    fn scored(path: &str, tokens: usize, pinned: bool, score: f64) -> Item<'_> {
         Item {
-            path: path.into(),
+            path,
             tokens,
             bytes: tokens * 4,
             pinned,
@@ -211,11 +215,7 @@ mod tests {
             item("a.rs", 20, false),
         ];
         let fit = fit(&items, 100).unwrap();
-        let paths: Vec<_> = fit
-            .included
-            .iter()
-            .map(|&i| items[i].path.as_str())
-            .collect();
+        let paths: Vec<_> = fit.included.iter().map(|&i| items[i].path).collect();
         assert_eq!(paths, ["a.rs", "b.rs", "z_pinned.rs"]);
         assert_eq!(fit.tokens, 100);
         assert_eq!(fit.omitted.len(), 1);
@@ -233,11 +233,7 @@ mod tests {
             scored("d.rs", 300, false, 8.0),
         ];
         let fit = fit(&items, 1400).unwrap();
-        let paths: Vec<_> = fit
-            .included
-            .iter()
-            .map(|&i| items[i].path.as_str())
-            .collect();
+        let paths: Vec<_> = fit.included.iter().map(|&i| items[i].path).collect();
         assert_eq!(paths, ["b.rs", "c.rs", "d.rs", "top.rs"]);
         assert_eq!(fit.omitted[0].path, "huge.rs");
     }
@@ -248,7 +244,8 @@ mod tests {
             scored("first.rs", 10, false, 11.0),
             scored("target.rs", 900, false, 10.0),
         ];
-        items.extend((0..30).map(|n| scored(&format!("m{n:02}.rs"), 30, false, 2.0)));
+        let names: Vec<String> = (0..30).map(|n| format!("m{n:02}.rs")).collect();
+        items.extend(names.iter().map(|name| scored(name, 30, false, 2.0)));
         let fit = fit(&items, 1010).unwrap();
         assert!(fit.included.contains(&1), "the relevant file is kept");
         assert!(fit.tokens <= 1010);
@@ -263,7 +260,8 @@ mod tests {
             scored("second.rs", 100, false, 31.0),
             scored("third.rs", 1000, false, 29.5),
         ];
-        items.extend((0..60).map(|n| scored(&format!("m{n:02}.rs"), 100, false, 26.0)));
+        let names: Vec<String> = (0..60).map(|n| format!("m{n:02}.rs")).collect();
+        items.extend(names.iter().map(|name| scored(name, 100, false, 26.0)));
         let fit = fit(&items, 4200).unwrap();
         assert!(fit.included.contains(&2), "{:?}", fit.included);
         assert_eq!(fit.tokens, 4200);
@@ -294,9 +292,8 @@ mod tests {
 
     #[test]
     fn nothing_is_dropped_silently() {
-        let items: Vec<_> = (0..20)
-            .map(|n| item(&format!("f{n:02}.rs"), 10 + n, false))
-            .collect();
+        let names: Vec<String> = (0..20).map(|n| format!("f{n:02}.rs")).collect();
+        let items: Vec<_> = (0..20).map(|n| item(&names[n], 10 + n, false)).collect();
         let fit = fit(&items, 120).unwrap();
         assert_eq!(fit.included.len() + fit.omitted.len(), items.len());
         assert!(fit.tokens <= 120);

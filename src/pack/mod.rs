@@ -480,7 +480,7 @@ pub fn pack(
                 None => (estimate(f.bytes as usize), estimate(f.path.len())),
             };
             Item {
-                path: f.path.clone(),
+                path: &f.path,
                 tokens: scale(body + path + FILE_FRAMING),
                 bytes: f.bytes as usize,
                 pinned: pinned.contains(&f.path),
@@ -497,11 +497,18 @@ pub fn pack(
         .map(|f| f.path.as_str())
         .chain(skipped.iter().map(|s| s.path.as_str()))
         .collect();
-    all_paths.sort_unstable();
+    // Two runs already in order (the candidates, the skipped files): a stable sort merges them.
+    all_paths.sort();
     let tree_room = ((files_budget as f64 * TREE_SHARE) as usize).min(TREE_MAX_TOKENS);
-    let tree_key = all_paths.iter().fold(cache::text_key(""), |h, p| {
-        (h ^ cache::text_key(p)).wrapping_mul(0x0100_0000_01b3)
-    }) ^ (tree_room as u64);
+    let tree_key = {
+        use std::hash::{BuildHasher, Hasher};
+        let mut h = rank::Quick.build_hasher();
+        for p in &all_paths {
+            h.write(p.as_bytes());
+            h.write_u8(0);
+        }
+        h.finish() ^ (tree_room as u64)
+    };
     let mut tree = cache.text_memo(tree_key, || outline::path_tree(&all_paths, tree_room * 3));
     let mut tree_tokens = scale(counter.count_memo(&tree, cache) + FILE_FRAMING);
     if tree.is_empty() || tree_tokens > tree_room.max(1) {
@@ -552,17 +559,12 @@ pub fn pack(
         .saturating_sub(tree_tokens + fit.tokens)
         .min((files_budget as f64 * OUTLINE_MAX_SHARE) as usize);
     let outline_file_room = (outline_room / 3).max(OUTLINE_FILE_MIN);
-    let by_path: std::collections::HashMap<&str, usize> = ranked
-        .iter()
-        .enumerate()
-        .map(|(r, s)| (files[s.index].path.as_str(), r))
-        .collect();
     let wanted: Vec<usize> = fit
         .omitted
         .iter()
         .filter(|o| o.score > 0.0)
         .take(OUTLINE_FILES * 2)
-        .map(|o| by_path[o.path.as_str()])
+        .map(|o| o.rank)
         .collect();
     // Outlines are made (or taken from the cache) in rank order, a batch at a time, until the room or the
     // number of outlined files runs out: a large repository does not parse files it will not show.
@@ -656,7 +658,7 @@ pub fn pack(
         let left_out = fit
             .omitted
             .iter()
-            .filter(|o| !is_outlined.contains(&by_path[o.path.as_str()]));
+            .filter(|o| !is_outlined.contains(&o.rank));
         for o in left_out {
             let cost = scale(counter.count_memo(&o.path, cache) + 6);
             if listed.len() < OMITTED_LISTED && prompt_tokens + cost + 12 <= budget {
@@ -689,7 +691,7 @@ pub fn pack(
         .included
         .iter()
         .map(|&r| PackedFile {
-            path: items[r].path.clone(),
+            path: items[r].path.to_string(),
             tokens: items[r].tokens,
             bytes: items[r].bytes,
             pinned: items[r].pinned,
@@ -700,7 +702,7 @@ pub fn pack(
     let outlined_files = outlined
         .iter()
         .map(|(r, _, tokens, method)| OutlinedFile {
-            path: items[*r].path.clone(),
+            path: items[*r].path.to_string(),
             tokens: *tokens,
             file_tokens: items[*r].tokens,
             bytes: items[*r].bytes,
@@ -712,7 +714,7 @@ pub fn pack(
     let omitted = fit
         .omitted
         .into_iter()
-        .filter(|o| !is_outlined.contains(&by_path[o.path.as_str()]))
+        .filter(|o| !is_outlined.contains(&o.rank))
         .map(|mut o| {
             o.score = round(o.score);
             o
@@ -724,7 +726,7 @@ pub fn pack(
         .take(rank::EXPLAINED)
         .filter(|(r, s)| s.score > 0.0 || items[*r].pinned)
         .map(|(r, s)| Ranked {
-            path: items[r].path.clone(),
+            path: items[r].path.to_string(),
             score: round(s.score),
             placement: if whole.contains(&r) {
                 Placement::Whole
