@@ -148,17 +148,11 @@ static WORD: LazyLock<Regex> =
 /// Is this file a secret by its name alone? The reason, when it is.
 pub fn secret_file(path: &str) -> Option<&'static str> {
     let name = path.rsplit('/').next().unwrap_or(path);
-    // Called for every file of the walk: a short name is lower-cased on the stack.
-    let mut buf = [0u8; 64];
-    let owned;
-    let lower: &str = if name.len() <= buf.len() {
-        buf[..name.len()].copy_from_slice(name.as_bytes());
-        buf[..name.len()].make_ascii_lowercase();
-        std::str::from_utf8(&buf[..name.len()]).unwrap_or(name)
-    } else {
-        owned = name.to_ascii_lowercase();
-        &owned
-    };
+    crate::pack::with_ascii_lower(name, secret_name)
+}
+
+/// [`secret_file`] for a lower-cased file name.
+fn secret_name(lower: &str) -> Option<&'static str> {
     if lower == ".env" || lower.starts_with(".env.") || lower.ends_with(".env") {
         let example = [
             "example", "sample", "template", "dist", "defaults", "schema",

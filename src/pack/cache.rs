@@ -15,7 +15,7 @@ use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 8;
+const VERSION: u32 = 9;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.
@@ -54,6 +54,10 @@ pub struct Cache {
     texts: HashMap<u64, String>,
     texts_fresh: Mutex<HashMap<u64, String>>,
     texts_used: Mutex<HashSet<u64>>,
+    /// Keys of the requests packed with this cache, the latest first (at most [`REQUESTS_KEPT`]).
+    requests: Vec<u64>,
+    /// This run's request, when it is not among them.
+    request_fresh: Mutex<Option<u64>>,
     /// Entries that came from the journal (written since the cache was last written whole).
     journaled: HashSet<BlobId, Quick>,
 }
@@ -67,11 +71,8 @@ pub fn text_key(text: &str) -> u64 {
     h ^ (text.len() as u64).rotate_left(32)
 }
 
-/// The count-memo key that marks a request as packed before (no text's own key: a text never hashes to
-/// itself with this salt).
-fn request_key(request: &str) -> u64 {
-    text_key(request) ^ 0x7265_7175_6573_7421
-}
+/// How many of the latest requests the cache remembers.
+const REQUESTS_KEPT: usize = 64;
 
 impl Cache {
     /// A field of the entry for `id`: from what this run added, else from what was loaded.
@@ -127,12 +128,15 @@ impl Cache {
 
     /// Whether `request` was packed before with this cache (so that its candidates' counts are likely here).
     pub fn knows_request(&self, request: &str) -> bool {
-        self.text_count(request_key(request)).is_some()
+        self.requests.contains(&text_key(request))
     }
 
     /// Remember that `request` was packed.
     pub fn remember_request(&self, request: &str) {
-        self.remember_count(request_key(request), 0);
+        let key = text_key(request);
+        if !self.requests.contains(&key) {
+            *lock(&self.request_fresh) = Some(key);
+        }
     }
 
     /// Keep only these blobs when saving (the files of this run).
@@ -150,6 +154,7 @@ impl Cache {
     pub fn needs_saving(&self) -> bool {
         !lock(&self.fresh).is_empty()
             || !lock(&self.texts_fresh).is_empty()
+            || lock(&self.request_fresh).is_some()
             || self.stale() > self.loaded.len() / 4
     }
 
@@ -182,6 +187,10 @@ impl Cache {
         }
         self.counts.extend(journal.counts);
         self.texts.extend(journal.texts);
+        // The journal's list was written after the cache's and holds it.
+        if !journal.requests.is_empty() {
+            self.requests = journal.requests;
+        }
     }
 
     pub fn len(&self) -> usize {
@@ -277,6 +286,17 @@ impl Cache {
             put_u32(&mut out, text.len() as u32);
             out.extend_from_slice(text.as_bytes());
         }
+        // The requests packed, this run's first.
+        let requests: Vec<u64> = lock(&self.request_fresh)
+            .iter()
+            .chain(&self.requests)
+            .copied()
+            .take(REQUESTS_KEPT)
+            .collect();
+        put_u32(&mut out, requests.len() as u32);
+        for k in requests {
+            put_u64(&mut out, k);
+        }
         out
     }
 
@@ -353,10 +373,15 @@ impl Cache {
             let len = r.u32()? as usize;
             texts.insert(key, String::from_utf8(r.take(len)?.to_vec()).ok()?);
         }
+        let n = r.u32()? as usize;
+        let requests = (0..n.min(REQUESTS_KEPT))
+            .map(|_| r.u64())
+            .collect::<Option<Vec<u64>>>()?;
         r.done().then(|| Cache {
             loaded: entries,
             counts,
             texts,
+            requests,
             ..Cache::default()
         })
     }
@@ -483,8 +508,14 @@ mod tests {
         let second = load(Some(&path));
         assert!(second.knows_request("fix the parser"));
         assert!(!second.knows_request("fix the printer"));
-        // The marker is not the count of the text itself.
-        assert_eq!(second.text_count(text_key("fix the parser")), None);
+        // Known, it is not saved again; another request is, and the first one stays known.
+        second.remember_request("fix the parser");
+        assert!(!second.needs_saving());
+        second.remember_request("fix the printer");
+        assert!(second.needs_saving());
+        save(Some(&path), &second).unwrap();
+        let third = load(Some(&path));
+        assert!(third.knows_request("fix the parser") && third.knows_request("fix the printer"));
     }
 
     #[test]

@@ -275,6 +275,21 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], f: impl Fn(&T) -> R + Sync) -> Vec
     par_map_from(items, 64, f)
 }
 
+/// Call `f` with `name` lower-cased (ASCII), on the stack when it is short: for the checks made on every
+/// file of a large repository.
+pub fn with_ascii_lower<R>(name: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut buf = [0u8; 128];
+    if name.len() <= buf.len() {
+        let lower = &mut buf[..name.len()];
+        lower.copy_from_slice(name.as_bytes());
+        lower.make_ascii_lowercase();
+        // Lower-casing ASCII keeps UTF-8 valid.
+        f(std::str::from_utf8(lower).unwrap_or(name))
+    } else {
+        f(&name.to_ascii_lowercase())
+    }
+}
+
 /// As [`par_map`], parallel from `least` items: a few costly items (parsing) are worth the threads.
 pub fn par_map_from<T: Sync, R: Send>(
     items: &[T],

@@ -183,6 +183,31 @@ impl std::hash::Hasher for PrehashedHasher {
     }
 }
 
+/// A set of 64-bit hashes that may answer "maybe" for one it does not hold, never "no" for one it does.
+struct BitFilter([u64; 64]);
+
+impl Default for BitFilter {
+    fn default() -> Self {
+        BitFilter([0; 64])
+    }
+}
+
+impl BitFilter {
+    fn bit(h: u64) -> usize {
+        ((h ^ (h >> 29)) % 4096) as usize
+    }
+
+    fn add(&mut self, h: u64) {
+        let b = Self::bit(h);
+        self.0[b / 64] |= 1 << (b % 64);
+    }
+
+    fn might_hold(&self, h: u64) -> bool {
+        let b = Self::bit(h);
+        self.0[b / 64] & (1 << (b % 64)) != 0
+    }
+}
+
 /// A quick hasher for keys that are not hashes already (blob ids, paths): a multiply-rotate over eight bytes
 /// at a time, as compilers use for their own tables. Not resistant to chosen collisions, which needs an
 /// attacker who writes the repository's file names and wants onepass a few milliseconds slower.
@@ -960,11 +985,18 @@ impl Query {
 /// `spec` or `__tests__` folder, `test_*`, `*_test.*`, `*.test.*`, `*.spec.*`, `*Test.java`) and documentation
 /// (Markdown, reStructuredText, plain text, a `docs` folder) count for less than code.
 fn file_kind(path: &str) -> (&'static str, f64) {
-    let lower = path.to_ascii_lowercase();
-    let mut dirs = lower.split('/');
-    let name = dirs.next_back().unwrap_or("");
+    // Called for every file: the name is lower-cased on the stack, the directories compared as they are.
+    let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
+    super::with_ascii_lower(name, |name| kind_of(path, dirs, name))
+}
+
+/// [`file_kind`] of `path`, given its directories and its lower-cased name.
+fn kind_of(path: &str, dirs: &str, name: &str) -> (&'static str, f64) {
     let stem = name.split('.').next().unwrap_or(name);
-    let in_dir = |names: &[&str]| lower.split('/').rev().skip(1).any(|d| names.contains(&d));
+    let in_dir = |names: &[&str]| {
+        dirs.split('/')
+            .any(|d| names.iter().any(|n| n.eq_ignore_ascii_case(d)))
+    };
     let test = in_dir(&[
         "test",
         "tests",
@@ -1313,6 +1345,14 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         }
     }
 
+    // The words and their forms, for a first look at each path.
+    let mut path_filter = BitFilter::default();
+    for (k, (_, h, _)) in words.iter().enumerate() {
+        path_filter.add(*h);
+        for o in &forms[k] {
+            path_filter.add(o.0);
+        }
+    }
     // Paths the request names, lower-cased once.
     let mentions: Vec<(&String, String)> = query
         .paths
@@ -1403,16 +1443,27 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         let len_norm = 1.0 - BM25_B + BM25_B * doc.index.len as f64 / avg_len.max(1.0);
         let mut lexical = 0.0;
         let mut matched = 0u64;
-        for (k, (_, h, idf)) in words.iter().enumerate() {
+        // Most paths hold none of the words: then only the counts are looked at, and a file with neither
+        // is passed over.
+        let in_path = path_terms.iter().any(|&p| path_filter.might_hold(p));
+        let tf = tf_of(i);
+        let words_here = if in_path || !tf.is_empty() {
+            &words[..]
+        } else {
+            &[]
+        };
+        for (k, (_, h, idf)) in words_here.iter().enumerate() {
             let mut s = 0.0;
             let others = &forms[k];
-            if path_terms.contains(h) || others.iter().any(|o| path_terms.contains(&o.0)) {
+            if in_path
+                && (path_terms.contains(h) || others.iter().any(|o| path_terms.contains(&o.0)))
+            {
                 s += W_PATH_WORD * idf;
                 if *h == stem || others.iter().any(|o| o.0 == stem) {
                     s += W_STEM * idf;
                 }
             }
-            let tf_at = |at: usize| f64::from(tf_of(i).get(at).copied().unwrap_or(0));
+            let tf_at = |at: usize| f64::from(tf.get(at).copied().unwrap_or(0));
             let tf = tf_at(slot[k])
                 + W_OTHER_FORM * others.iter().map(|&(_, at)| tf_at(at)).sum::<f64>();
             if tf > 0.0 {
@@ -1761,6 +1812,19 @@ impl std::fmt::Display for Reason {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn file_kinds_by_directory_and_name_in_any_case() {
+        let kind = |path: &str| file_kind(path).0;
+        assert_eq!(kind("src/__tests__/Foo.test.js"), "test");
+        assert_eq!(kind("Tests/parser.py"), "test");
+        assert_eq!(kind("pkg/store/Cache_test.go"), "test");
+        assert_eq!(kind("src/main/FooTest.java"), "test");
+        assert_eq!(kind("Docs/intro.md"), "docs");
+        assert_eq!(kind("README.MD"), "docs");
+        assert_eq!(kind("src/testing_utils.rs"), "code");
+        assert_eq!(kind("latest/spectrum.rs"), "code");
+    }
 
     #[test]
     fn module_keys_are_the_stem_and_the_directory_of_index_like_files() {
