@@ -41,6 +41,12 @@ impl<'a> Reader<'a> {
     pub fn done(&self) -> bool {
         self.at == self.bytes.len()
     }
+
+    /// The room to reserve for `count` records read from the file, each at least `min_size` bytes: no more
+    /// than the unread bytes can hold, since a corrupt count can be anything.
+    pub fn capacity(&self, count: usize, min_size: usize) -> usize {
+        count.min((self.bytes.len() - self.at) / min_size.max(1))
+    }
 }
 
 /// Replace the file at `path` with `bytes` atomically (write a temporary file beside it, then rename),
@@ -52,4 +58,20 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = path.with_extension(format!("tmp{}", std::process::id()));
     std::fs::write(&tmp, bytes)?;
     std::fs::rename(&tmp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capacity_is_bounded_by_the_unread_bytes() {
+        let bytes = [0u8; 100];
+        let mut r = Reader::new(&bytes);
+        assert_eq!(r.capacity(3, 10), 3);
+        assert_eq!(r.capacity(u32::MAX as usize, 10), 10);
+        r.take(95).unwrap();
+        assert_eq!(r.capacity(u32::MAX as usize, 10), 0);
+        assert_eq!(r.capacity(u32::MAX as usize, 0), 5);
+    }
 }

@@ -314,7 +314,9 @@ impl Cache {
             return None;
         }
         let count = r.u32()? as usize;
-        let mut entries = HashMap::with_capacity_and_hasher(count.min(1 << 20), Quick);
+        // The smallest entry is a blob id and its flags: a count the file cannot hold reserves no more than
+        // it can.
+        let mut entries = HashMap::with_capacity_and_hasher(r.capacity(count, 20 + 1), Quick);
         for _ in 0..count {
             let id: BlobId = r.take(20)?.try_into().ok()?;
             let flags = *r.take(1)?.first()?;
@@ -487,6 +489,11 @@ mod tests {
         let mut foreign = bytes.clone();
         foreign[8] = 99;
         assert!(Cache::from_bytes(&foreign).is_none());
+        // A header claiming 2^32 - 1 entries and holding none is refused (the fuzz target pack_cache checks
+        // that it reserves no room for them either).
+        let mut claims = bytes[..12].to_vec();
+        claims.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Cache::from_bytes(&claims).is_none());
         // The blob id is git's.
         assert_eq!(
             git2::Oid::from_bytes(&blob_id(b"hello\n"))

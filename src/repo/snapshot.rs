@@ -224,7 +224,9 @@ impl Snapshot {
         }
         let started = (r.i64()?, r.u32()?);
         let count = r.u32()? as usize;
-        let mut files: Vec<Entry> = Vec::with_capacity(count.min(1 << 22));
+        // The smallest entry: a path's length, its stat data and its tag. A count the file cannot hold
+        // reserves no more than it can (a 28-byte file claiming 2^32 entries used to reserve 400 MB).
+        let mut files: Vec<Entry> = Vec::with_capacity(r.capacity(count, 2 + 48 + 1));
         for _ in 0..count {
             let path = get_str(&mut r)?;
             let stat = get_stat(&mut r)?;
@@ -400,6 +402,11 @@ mod tests {
         let mut swapped = snap.clone();
         swapped.files.0.swap(0, 1);
         assert!(Snapshot::from_bytes(&swapped.to_bytes()).is_none());
+        // A header claiming 2^32 - 1 entries and holding none is refused (the fuzz target walk_snapshot
+        // checks that it reserves no room for them either).
+        let mut claims = bytes[..24].to_vec();
+        claims.extend_from_slice(&u32::MAX.to_le_bytes());
+        assert!(Snapshot::from_bytes(&claims).is_none());
     }
 
     #[test]
