@@ -226,7 +226,7 @@ impl Snapshot {
         let count = r.u32()? as usize;
         // The smallest entry: a path's length, its stat data and its tag. A count the file cannot hold
         // reserves no more than it can (a 28-byte file claiming 2^32 entries used to reserve 400 MB).
-        let mut files: Vec<Entry> = Vec::with_capacity(r.capacity(count, 2 + 48 + 1));
+        let mut files: Vec<Entry> = Vec::with_capacity(r.capacity(count, 2 + 40 + 1));
         for _ in 0..count {
             let path = get_str(&mut r)?;
             let stat = get_stat(&mut r)?;
