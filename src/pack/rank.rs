@@ -1299,14 +1299,31 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let literal_df: HashMap<u64, usize, Prehashed> = if wanted.is_empty() {
         HashMap::default()
     } else {
-        let per_doc: Vec<Vec<usize>> = super::par_map(docs, |d| {
-            (0..wanted.len())
-                .filter(|&k| d.index.literals.contains(key(wanted[k])))
-                .collect()
+        // Each file's literals (a dozen on average) are looked at once, behind a filter of the runs wanted;
+        // each run of files sums its own counts.
+        let wanted_keys: Vec<u32> = wanted.iter().map(|&h| key(h)).collect();
+        let mut filter = BitFilter::default();
+        for &k in &wanted_keys {
+            filter.add(u64::from(k));
+        }
+        let partial: Vec<Vec<usize>> = super::par_map_from(&runs, 2, |run| {
+            let mut df = vec![0usize; wanted.len()];
+            for d in *run {
+                for lit in d.index.literals.iter() {
+                    if filter.might_hold(u64::from(lit)) {
+                        for (k, _) in wanted_keys.iter().enumerate().filter(|(_, w)| **w == lit) {
+                            df[k] += 1;
+                        }
+                    }
+                }
+            }
+            df
         });
         let mut df = vec![0usize; wanted.len()];
-        for k in per_doc.iter().flatten() {
-            df[*k] += 1;
+        for part in &partial {
+            for (total, n) in df.iter_mut().zip(part) {
+                *total += n;
+            }
         }
         wanted.iter().copied().zip(df).collect()
     };
@@ -1528,7 +1545,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     for (slot, &t) in top.iter().enumerate() {
         let hit = docs[t];
         let weight = W_GRAPH * scores[t].score;
-        for (f, row) in links.iter().enumerate() {
+        for &(f, ref row) in &links {
             if let Some((link, strength)) = row[slot] {
                 let points = weight * strength;
                 extra[f].0 += points;
@@ -1630,14 +1647,18 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     scores
 }
 
-/// For every file, its strongest link to each top hit (by slot): it imports the hit, the hit imports it, it
-/// uses what the hit defines (weighted by rarity), or it defines what the hit uses. One parallel pass over
-/// every file's terms, with a bit filter in front of the lookups.
+/// A file's strongest link to each top hit, by slot.
+type HitLinks = [Option<(Link, f64)>; TOP_HITS];
+
+/// For every file linked to a top hit (by its place in `docs`, in order), its strongest link to each hit
+/// (by slot): it imports the hit, the hit imports it, it uses what the hit defines (weighted by rarity), or it
+/// defines what the hit uses. One parallel pass over every file's terms, with bit filters in front of the
+/// lookups.
 fn graph_links(
     docs: &[Doc<'_>],
     top: &[usize],
     idf_of: &(dyn Fn(usize) -> f64 + Sync),
-) -> Vec<[Option<(Link, f64)>; TOP_HITS]> {
+) -> Vec<(usize, HitLinks)> {
     const FILTER_BITS: u32 = 1 << 16;
     let bit = |k: u32| ((k ^ (k >> 16)) % FILTER_BITS) as usize;
     // Identifiers the top hits define, each with the slots defining it.
@@ -1663,13 +1684,19 @@ fn graph_links(
             *used.entry(k).or_default() |= 1 << slot;
         }
     }
+    let mut used_filter = BitFilter::default();
+    for &k in used.keys() {
+        used_filter.add(u64::from(k));
+    }
+    // Only the files with some link to a hit are kept (a few hundred of thirty thousand).
     struct Row {
+        file: usize,
         uses: Vec<u32>,
         imports_hit: [bool; TOP_HITS],
         imported_by_hit: [bool; TOP_HITS],
         defines_used: [usize; TOP_HITS],
     }
-    let rows: Vec<Row> = super::par_map(docs, |doc| {
+    let row_of = |file: usize, doc: &Doc<'_>| -> Option<Row> {
         let mut uses = Vec::new();
         if !defined.is_empty() {
             for k in doc.index.terms.keys().iter() {
@@ -1680,14 +1707,12 @@ fn graph_links(
             }
         }
         let mut row = Row {
+            file,
             uses,
             imports_hit: [false; TOP_HITS],
             imported_by_hit: [false; TOP_HITS],
             defines_used: [0; TOP_HITS],
         };
-        if top.is_empty() {
-            return row;
-        }
         let mut own_keys = [0u32; 2];
         let mut own_n = 0;
         for k in module_keys(doc.path).take(2) {
@@ -1700,14 +1725,39 @@ fn graph_links(
             row.imported_by_hit[slot] = own_keys.iter().any(|&k| docs[t].index.imports.contains(k));
         }
         for k in doc.index.defines.iter() {
-            if let Some(&slots) = used.get(&k) {
+            if used_filter.might_hold(u64::from(k))
+                && let Some(&slots) = used.get(&k)
+            {
                 for (slot, n) in row.defines_used.iter_mut().enumerate() {
                     *n += usize::from(slots & (1 << slot) != 0);
                 }
             }
         }
-        row
-    });
+        let linked = !row.uses.is_empty()
+            || row.imports_hit.contains(&true)
+            || row.imported_by_hit.contains(&true)
+            || row.defines_used.iter().any(|&n| n > 0);
+        linked.then_some(row)
+    };
+    const RUN: usize = 256;
+    let runs: Vec<(usize, &[Doc<'_>])> = docs
+        .chunks(RUN)
+        .enumerate()
+        .map(|(n, run)| (n * RUN, run))
+        .collect();
+    let rows: Vec<Row> = if top.is_empty() {
+        Vec::new()
+    } else {
+        super::par_map_from(&runs, 2, |(start, run)| {
+            run.iter()
+                .enumerate()
+                .filter_map(|(j, doc)| row_of(start + j, doc))
+                .collect::<Vec<Row>>()
+        })
+        .into_iter()
+        .flatten()
+        .collect()
+    };
     // How many files use each identifier: a rare one says more.
     let mut df: HashMap<u32, usize, Prehashed> = HashMap::default();
     for row in &rows {
@@ -1728,8 +1778,7 @@ fn graph_links(
         })
         .collect();
     rows.iter()
-        .enumerate()
-        .map(|(f, row)| {
+        .filter_map(|row| {
             let mut uses = [0.0; TOP_HITS];
             for h in &row.uses {
                 if let Some(idf) = idf.get(h) {
@@ -1740,7 +1789,7 @@ fn graph_links(
             }
             let mut out = [None; TOP_HITS];
             for (slot, &t) in top.iter().enumerate() {
-                if f == t {
+                if row.file == t {
                     continue;
                 }
                 let mut best: Option<(Link, f64)> = None;
@@ -1762,7 +1811,7 @@ fn graph_links(
                 );
                 out[slot] = best;
             }
-            out
+            out.iter().any(Option::is_some).then_some((row.file, out))
         })
         .collect()
 }
