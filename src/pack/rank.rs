@@ -115,7 +115,6 @@ pub fn for_each_term_hash(text: &str, mut each: impl FnMut(u64)) {
             for_each_term(&text[start..i], |t| each(hash_term(t)));
             continue;
         }
-        let mut whole = FNV_OFFSET;
         let mut part = FNV_OFFSET;
         let mut part_len = 0usize;
         let mut parts = 0usize;
@@ -132,7 +131,6 @@ pub fn for_each_term_hash(text: &str, mut each: impl FnMut(u64)) {
         };
         for &b in word {
             let lower = b.to_ascii_lowercase();
-            whole = (whole ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
             if b == b'_' {
                 emit(&mut part, &mut part_len, &mut parts);
                 prev_lower = false;
@@ -146,8 +144,11 @@ pub fn for_each_term_hash(text: &str, mut each: impl FnMut(u64)) {
             part_len += 1;
         }
         emit(&mut part, &mut part_len, &mut parts);
+        // Most words are one part: the whole word is hashed only when it is not.
         if parts > 1 && word.len() >= 2 {
-            each(whole);
+            each(word.iter().fold(FNV_OFFSET, |h, &b| {
+                (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME)
+            }));
         }
     }
 }
