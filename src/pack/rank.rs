@@ -1169,7 +1169,8 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     let width = word_keys.len();
     let runs: Vec<&[Doc<'_>]> = docs.chunks(RUN).collect();
     struct Counted {
-        tf: Vec<u32>,
+        /// Occurrences (16 bits, as the cache keeps them).
+        tf: Vec<u16>,
         hit: Vec<bool>,
         idents: Vec<u64>,
     }
@@ -1191,7 +1192,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 if filter[b / 64] & (1 << (b % 64)) != 0
                     && let Some(at) = word_keys.iter().position(|&w| w == k)
                 {
-                    row[at] = d.index.terms.count(i);
+                    row[at] = d.index.terms.count(i).min(u32::from(u16::MAX)) as u16;
                     out.hit[j] = true;
                 }
             }
@@ -1204,7 +1205,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         out
     });
     // The counts of file `i`, empty when it has none of the words.
-    let tf_of = |i: usize| -> &[u32] {
+    let tf_of = |i: usize| -> &[u16] {
         let (run, j) = (&counted[i / RUN], i % RUN);
         if run.hit[j] {
             &run.tf[j * width..(j + 1) * width]
@@ -1212,7 +1213,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
             &[]
         }
     };
-    let has = |tf: &[u32], at: usize| tf.get(slot[at]).is_some_and(|&c| c > 0);
+    let has = |tf: &[u16], at: usize| tf.get(slot[at]).is_some_and(|&c| c > 0);
     let mut hash_df = vec![0usize; word_hashes.len()];
     let mut word_df = vec![0usize; word_forms.len()];
     for i in 0..docs.len() {

@@ -31,8 +31,8 @@ pub struct Candidate {
     /// Repo-relative, '/'-separated.
     pub path: String,
     text: OnceLock<String>,
-    /// Where to read the text from when it was not read by the walk.
-    source: Option<PathBuf>,
+    /// The repository's root, to read the text from when the walk did not (shared by every candidate).
+    root: Option<Arc<Path>>,
     /// Size in bytes.
     pub bytes: u64,
     /// The git blob id of the text, when already known (it is computed when needed otherwise).
@@ -51,19 +51,19 @@ impl Candidate {
             path: path.into(),
             bytes: text.len() as u64,
             text: OnceLock::from(text),
-            source: None,
+            root: None,
             blob: None,
             stat: None,
             scanned_clean: false,
         }
     }
 
-    /// A candidate known from the snapshot, read from `source` on first use.
-    fn unread(path: String, source: PathBuf, stat: FileStat, blob: [u8; 20], clean: bool) -> Self {
+    /// A candidate known from the snapshot, read from under `root` on first use.
+    fn unread(path: String, root: &Arc<Path>, stat: FileStat, blob: [u8; 20], clean: bool) -> Self {
         Candidate {
             path,
             text: OnceLock::new(),
-            source: Some(source),
+            root: Some(Arc::clone(root)),
             bytes: stat.size,
             blob: Some(blob),
             stat: Some(stat),
@@ -78,8 +78,8 @@ impl Candidate {
             use std::io::Read;
             // A file that grew past any sane size since it was stat'ed is not read whole.
             let mut bytes = Vec::with_capacity(self.bytes as usize);
-            let read = self.source.as_ref().and_then(|p| {
-                std::fs::File::open(p)
+            let read = self.root.as_ref().and_then(|root| {
+                std::fs::File::open(root.join(&self.path))
                     .ok()?
                     .take(super::MAX_EDIT_BYTES)
                     .read_to_end(&mut bytes)
@@ -304,24 +304,27 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
     }
     // The recorded entries are sorted: each thread takes a run of them and the runs are joined in order.
     let runs: Vec<&[Entry]> = known.files.as_slice().chunks(RELIST_RUN).collect();
+    let with = Visiting {
+        known,
+        opts,
+        root: Arc::from(root),
+    };
     let parts = crate::pack::par_map_from(&runs, 2, |run| {
         let part = Mutex::new(Walk {
             files: Vec::with_capacity(run.len()),
             ..Walk::default()
         });
+        // One buffer for the full paths of the run.
+        let mut full = PathBuf::with_capacity(root.as_os_str().len() + 256);
         for entry in *run {
-            let full = under(root, &entry.path);
+            full.clear();
+            full.push(root);
+            full.push(&entry.path);
             // Gone although its directory did not change: list again.
             let stat = stat_of(&full)?;
-            visit(
-                &part,
-                known,
-                Some(entry),
-                opts,
-                entry.path.clone(),
-                full,
-                Some(stat),
-            );
+            let recorded = Some(entry);
+            let path = entry.path.clone();
+            visit(&part, &with, recorded, path, &full, Some(stat));
         }
         Some(part.into_inner().unwrap_or_else(|e| e.into_inner()))
     });
@@ -350,17 +353,25 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
     Some(walk)
 }
 
+/// What every file of a walk is visited with.
+struct Visiting<'a> {
+    known: &'a Snapshot,
+    opts: &'a WalkOptions,
+    /// The repository's root, shared by the candidates.
+    root: Arc<Path>,
+}
+
 /// One regular file: passed over by name or size, known from the snapshot (`recorded`: its entry there, if
 /// any), or read and checked.
 fn visit(
     found: &Mutex<Walk>,
-    known: &Snapshot,
+    with: &Visiting<'_>,
     recorded: Option<&Entry>,
-    opts: &WalkOptions,
     path: String,
-    full: PathBuf,
+    full: &Path,
     stat: Option<FileStat>,
 ) {
+    let Visiting { known, opts, root } = with;
     let size = stat.map_or(0, |s| s.size);
     if let Err(reason) = by_name(&path, size, opts.max_file_size) {
         let mut found = lock(found);
@@ -383,7 +394,7 @@ fn visit(
                 found.reused_unscanned += usize::from(!clean);
                 found
                     .files
-                    .push(Candidate::unread(path, full, stat, blob, clean));
+                    .push(Candidate::unread(path, root, stat, blob, clean));
             }
             other => {
                 found.skipped.push(Skipped {
@@ -395,7 +406,7 @@ fn visit(
         }
         return;
     }
-    let outcome = read_checked(&full, &path, opts.max_file_size);
+    let outcome = read_checked(full, &path, opts.max_file_size);
     let mut found = lock(found);
     match outcome {
         Ok(text) => {
@@ -491,8 +502,14 @@ fn full_walk(
         .follow_links(false)
         .add_custom_ignore_filename(".onepassignore")
         .threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
+    let with = Visiting {
+        known,
+        opts,
+        root: Arc::from(root),
+    };
     builder.build_parallel().run(|| {
         let found = &found;
+        let with = &with;
         let include = &include;
         let exclude = &exclude;
         let layout = &layout;
@@ -534,7 +551,7 @@ fn full_walk(
                 lock(layout).complete = false;
             }
             let recorded = known.files.get(&path);
-            visit(found, known, recorded, opts, path, entry.into_path(), stat);
+            visit(found, with, recorded, path, entry.path(), stat);
             WalkState::Continue
         })
     });
@@ -745,16 +762,17 @@ mod tests {
         let file = dir.path().join("a.rs");
         std::fs::write(&file, "fn a() {}\n").unwrap();
         let stat = FileStat::of(&std::fs::metadata(&file).unwrap());
-        let known = Candidate::unread("a.rs".into(), file.clone(), stat, [1; 20], true);
+        let root: Arc<Path> = Arc::from(dir.path());
+        let known = Candidate::unread("a.rs".into(), &root, stat, [1; 20], true);
         assert!(!known.is_read());
         assert_eq!(known.bytes, 10);
         assert_eq!(known.text(), "fn a() {}\n");
         assert!(known.is_read());
         // Gone, or no longer text, since the walk: empty rather than a failure.
-        let gone = Candidate::unread("b.rs".into(), dir.path().join("b.rs"), stat, [1; 20], true);
+        let gone = Candidate::unread("b.rs".into(), &root, stat, [1; 20], true);
         assert_eq!(gone.text(), "");
         std::fs::write(&file, [0xff, 0xfe]).unwrap();
-        let changed = Candidate::unread("a.rs".into(), file, stat, [1; 20], true);
+        let changed = Candidate::unread("a.rs".into(), &root, stat, [1; 20], true);
         assert_eq!(changed.into_text(), "");
     }
 
