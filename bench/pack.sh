@@ -36,6 +36,23 @@ for x in r:
 print(f"cold / floor = {m['cold'] / m['floor']:.2f}   warm / floor = {m['warm'] / m['floor']:.2f}")
 PY
 
+# The floor and a warm run alternated: a drift of the machine then moves both alike (hyperfine runs each
+# command's runs in one block).
+python3 - "$onepass" "$floor" "$request" <<'PY'
+import statistics, subprocess, sys, time
+onepass, floor, request = sys.argv[1:4]
+def timed(cmd):
+    t = time.perf_counter()
+    subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    return time.perf_counter() - t
+warm_cmd = [onepass, "pack", "--budget", "128000", request]
+timed(warm_cmd)
+pairs = [(timed([floor, "."]), timed(warm_cmd)) for _ in range(21)]
+f = statistics.median(p[0] for p in pairs)
+w = statistics.median(p[1] for p in pairs)
+print(f"alternated, 21 pairs: floor {f:.3f} s, warm {w:.3f} s, warm / floor = {w / f:.2f}")
+PY
+
 # A warm tree with a request never seen before (its candidates are counted, its outlines made): each request
 # once, the median of five.
 python3 - "$onepass" <<'PY'
