@@ -168,15 +168,7 @@ impl Cache {
 
     /// Serialize what the journal holds: the entries it held before and what this run added (kept ones).
     pub fn journal_bytes(&self) -> Vec<u8> {
-        let fresh = lock(&self.fresh);
-        let mut entries: Vec<(&BlobId, &Entry)> = fresh.iter().collect();
-        entries.extend(
-            self.loaded
-                .iter()
-                .filter(|(id, _)| self.journaled.contains(*id) && !fresh.contains_key(*id)),
-        );
-        entries.retain(|(id, _)| self.kept(id));
-        self.encode(entries)
+        self.encode_kept(|id| self.journaled.contains(id))
     }
 
     /// Take in a journal read after the cache: its entries (newer) and its memos.
@@ -208,12 +200,18 @@ impl Cache {
 
     /// Serialize the entries this run kept.
     pub fn to_bytes(&self) -> Vec<u8> {
+        self.encode_kept(|_| true)
+    }
+
+    /// Serialize what this run added and the loaded entries `loaded_too` picks (fresh ones win), of the
+    /// kept blobs.
+    fn encode_kept(&self, loaded_too: impl Fn(&BlobId) -> bool) -> Vec<u8> {
         let fresh = lock(&self.fresh);
         let mut entries: Vec<(&BlobId, &Entry)> = fresh.iter().collect();
         entries.extend(
             self.loaded
                 .iter()
-                .filter(|(id, _)| !fresh.contains_key(*id)),
+                .filter(|(id, _)| loaded_too(id) && !fresh.contains_key(*id)),
         );
         entries.retain(|(id, _)| self.kept(id));
         self.encode(entries)
