@@ -184,18 +184,22 @@ impl std::hash::Hasher for PrehashedHasher {
     }
 }
 
-/// A set of 64-bit hashes that may answer "maybe" for one it does not hold, never "no" for one it does.
-struct BitFilter([u64; 64]);
+/// Files per run in the parallel passes over every file (each run shares its tables).
+const RUN: usize = 256;
 
-impl Default for BitFilter {
+/// A set of hashes (or keys) in `64 * WORDS` bits that may answer "maybe" for one it does not hold, never
+/// "no" for one it does: put in front of exact lookups that mostly miss.
+struct BitFilter<const WORDS: usize>([u64; WORDS]);
+
+impl<const WORDS: usize> Default for BitFilter<WORDS> {
     fn default() -> Self {
-        BitFilter([0; 64])
+        BitFilter([0; WORDS])
     }
 }
 
-impl BitFilter {
+impl<const WORDS: usize> BitFilter<WORDS> {
     fn bit(h: u64) -> usize {
-        ((h ^ (h >> 29)) % 4096) as usize
+        ((h ^ (h >> 29)) % (64 * WORDS as u64)) as usize
     }
 
     fn add(&mut self, h: u64) {
@@ -1159,13 +1163,11 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     // Which words each file contains (and how often) and which named identifiers it defines, in one parallel
     // pass: the document frequencies follow. A linear scan of each file's terms behind a bit filter: sequential reads beat a binary search per word
     // when the terms of thirty thousand files are far apart in memory.
-    let mut filter = [0u64; 64];
-    let bit = |k: u32| ((k ^ (k >> 12)) % 4096) as usize;
+    let mut filter = BitFilter::<64>::default();
     for &k in &word_keys {
-        filter[bit(k) / 64] |= 1 << (bit(k) % 64);
+        filter.add(u64::from(k));
     }
     // Runs of files, each with one flat table of counts (a row of `width` per file): no allocation per file.
-    const RUN: usize = 256;
     let width = word_keys.len();
     let runs: Vec<&[Doc<'_>]> = docs.chunks(RUN).collect();
     struct Counted {
@@ -1188,8 +1190,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
                 Some(&d.index.terms)
             };
             for (i, k) in terms.into_iter().flat_map(|t| t.keys().iter().enumerate()) {
-                let b = bit(k);
-                if filter[b / 64] & (1 << (b % 64)) != 0
+                if filter.might_hold(u64::from(k))
                     && let Some(at) = word_keys.iter().position(|&w| w == k)
                 {
                     row[at] = d.index.terms.count(i).min(u32::from(u16::MAX)) as u16;
@@ -1304,7 +1305,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         // Each file's literals (a dozen on average) are looked at once, behind a filter of the runs wanted;
         // each run of files sums its own counts.
         let wanted_keys: Vec<u32> = wanted.iter().map(|&h| key(h)).collect();
-        let mut filter = BitFilter::default();
+        let mut filter = BitFilter::<64>::default();
         for &k in &wanted_keys {
             filter.add(u64::from(k));
         }
@@ -1365,7 +1366,7 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
     }
 
     // The words and their forms, for a first look at each path.
-    let mut path_filter = BitFilter::default();
+    let mut path_filter = BitFilter::<64>::default();
     for (k, (_, h, _)) in words.iter().enumerate() {
         path_filter.add(*h);
         for o in &forms[k] {
@@ -1661,8 +1662,6 @@ fn graph_links(
     top: &[usize],
     idf_of: &(dyn Fn(usize) -> f64 + Sync),
 ) -> Vec<(usize, HitLinks)> {
-    const FILTER_BITS: u32 = 1 << 16;
-    let bit = |k: u32| ((k ^ (k >> 16)) % FILTER_BITS) as usize;
     // Identifiers the top hits define, each with the slots defining it.
     let mut defined: HashMap<u32, Vec<usize>, Prehashed> = HashMap::default();
     for (slot, &t) in top.iter().enumerate() {
@@ -1670,9 +1669,10 @@ fn graph_links(
             defined.entry(k).or_default().push(slot);
         }
     }
-    let mut filter = vec![0u64; (FILTER_BITS / 64) as usize];
+    // Larger than the others: the hits define hundreds of names.
+    let mut filter = Box::new(BitFilter::<1024>::default());
     for &k in defined.keys() {
-        filter[bit(k) / 64] |= 1 << (bit(k) % 64);
+        filter.add(u64::from(k));
     }
     let keys: Vec<Vec<u32>> = top
         .iter()
@@ -1686,7 +1686,7 @@ fn graph_links(
             *used.entry(k).or_default() |= 1 << slot;
         }
     }
-    let mut used_filter = BitFilter::default();
+    let mut used_filter = BitFilter::<64>::default();
     for &k in used.keys() {
         used_filter.add(u64::from(k));
     }
@@ -1702,8 +1702,7 @@ fn graph_links(
         let mut uses = Vec::new();
         if !defined.is_empty() {
             for k in doc.index.terms.keys().iter() {
-                let b = bit(k);
-                if filter[b / 64] & (1 << (b % 64)) != 0 && defined.contains_key(&k) {
+                if filter.might_hold(u64::from(k)) && defined.contains_key(&k) {
                     uses.push(k);
                 }
             }
@@ -1741,7 +1740,6 @@ fn graph_links(
             || row.defines_used.iter().any(|&n| n > 0);
         linked.then_some(row)
     };
-    const RUN: usize = 256;
     let runs: Vec<(usize, &[Doc<'_>])> = docs
         .chunks(RUN)
         .enumerate()
