@@ -112,11 +112,7 @@ fn tracked(repo: &Repository, stat: &mut IndexStat) -> Option<PathMap<[u8; 20]>>
     let index = repo.index().ok()?;
     let mut tracked = PathMap::with_capacity_and_hasher(index.len(), Quick);
     // Entries written in the same second as the index itself may hide a later change ("racy git").
-    let index_mtime = std::fs::metadata(repo.path().join("index"))
-        .ok()
-        .and_then(|m| m.modified().ok())
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_secs() as i64);
+    let index_mtime = index_stat(repo.path()).map_or(0, |s| s.mtime.0);
     for entry in index.iter() {
         let Ok(path) = std::str::from_utf8(&entry.path) else {
             continue;
