@@ -358,10 +358,7 @@ fn the_second_walk_reads_only_what_changed() {
         .file("assets/logo.txt", "\u{0}\u{1}binary\n")
         .commit();
     let root = case.path().to_path_buf();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for entry in walkdir(&root, true) {
-        age(&entry, old);
-    }
+    let old = settle(&root);
     let home = tempfile::tempdir().unwrap();
     let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
     let first = pack();
@@ -456,6 +453,21 @@ fn walkdir(root: &std::path::Path, dirs: bool) -> Vec<std::path::PathBuf> {
     out
 }
 
+/// Make every file and directory of the working tree an hour old, so that none is recorded as racily clean;
+/// returns that time.
+fn settle(root: &std::path::Path) -> std::time::SystemTime {
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    age_all(root, old);
+    old
+}
+
+/// Set the modification time of every file and directory of the working tree.
+fn age_all(root: &std::path::Path, when: std::time::SystemTime) {
+    for path in walkdir(root, true) {
+        age(&path, when);
+    }
+}
+
 /// Set a file's or a directory's modification time.
 fn age(path: &std::path::Path, when: std::time::SystemTime) {
     let file = std::fs::File::open(path)
@@ -475,13 +487,7 @@ fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
         .commit();
     let root = case.path().to_path_buf();
     let home = tempfile::tempdir().unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    let settle = || {
-        for path in walkdir(&root, true) {
-            age(&path, old);
-        }
-    };
-    settle();
+    let old = settle(&root);
     let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
     let paths = |report: &serde_json::Value| {
         report["files"]
@@ -516,7 +522,7 @@ fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
     // records them, the next relists). An ignore file edited in place (its directory unchanged) and a
     // removed file both make the walk list the tree again, and the listing shows the change.
     let settled_and_relisted = || {
-        settle();
+        age_all(&root, old);
         pack();
         assert_eq!(pack()["totals"]["walk_relisted"], true);
     };
@@ -571,10 +577,7 @@ fn uncommitted_files_are_remembered_until_the_index_changes() {
     let root = case.path().to_path_buf();
     let home = tempfile::tempdir().unwrap();
     std::fs::write(root.join("src/colors.rs"), "pub fn palette() { todo!() }\n").unwrap();
-    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
-    for path in walkdir(&root, true) {
-        age(&path, old);
-    }
+    settle(&root);
     let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
     let uncommitted = |report: &serde_json::Value| {
         report["files"]
