@@ -158,23 +158,17 @@ impl Snapshot {
         }
     }
 
-    /// Whether a directory's stat data (recorded by this snapshot's walk) can be trusted to show a change:
-    /// not touched within a second of that walk.
+    /// Whether a file's or a directory's stat data (recorded by this snapshot's walk) can be trusted to show
+    /// a change: not touched within a second of that walk.
     pub fn settled(&self, stat: &FileStat) -> bool {
         stat.mtime < (self.started.0 - RACY.as_secs() as i64, self.started.1)
-    }
-
-    /// What was seen of `path`, if its stat data is unchanged and was recorded safely before the walk.
-    pub fn lookup(&self, path: &str, stat: &FileStat) -> Option<Seen> {
-        self.trusted(self.files.get(path)?, stat)
     }
 
     /// What `entry` (one of this snapshot's) says was seen, if `stat` is unchanged and was recorded safely
     /// before the walk.
     pub fn trusted(&self, entry: &Entry, stat: &FileStat) -> Option<Seen> {
-        let racy_from = (self.started.0 - RACY.as_secs() as i64, self.started.1);
         // Like git, raciness is judged on the modification time; the change time must still be equal.
-        (entry.stat == *stat && entry.stat.mtime < racy_from).then_some(entry.seen)
+        (entry.stat == *stat && self.settled(&entry.stat)).then_some(entry.seen)
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {
@@ -419,15 +413,17 @@ mod tests {
             entry("racy.rs", stat(10, 999), Seen::Minified),
             entry("old.rs", stat(10, 900), Seen::Minified),
         ]);
-        assert_eq!(snap.lookup("old.rs", &stat(10, 900)), Some(Seen::Minified));
+        let snap = &snap;
+        let lookup = |path: &str, stat: &FileStat| snap.trusted(snap.files.get(path)?, stat);
+        assert_eq!(lookup("old.rs", &stat(10, 900)), Some(Seen::Minified));
         // Another size, another time, another inode: read again.
-        assert_eq!(snap.lookup("old.rs", &stat(11, 900)), None);
-        assert_eq!(snap.lookup("old.rs", &stat(10, 901)), None);
+        assert_eq!(lookup("old.rs", &stat(11, 900)), None);
+        assert_eq!(lookup("old.rs", &stat(10, 901)), None);
         let mut moved = stat(10, 900);
         moved.ino = 43;
-        assert_eq!(snap.lookup("old.rs", &moved), None);
+        assert_eq!(lookup("old.rs", &moved), None);
         // Modified within a second of the walk that recorded it: it may have changed again unseen.
-        assert_eq!(snap.lookup("racy.rs", &stat(10, 999)), None);
-        assert_eq!(snap.lookup("new.rs", &stat(10, 900)), None);
+        assert_eq!(lookup("racy.rs", &stat(10, 999)), None);
+        assert_eq!(lookup("new.rs", &stat(10, 900)), None);
     }
 }
