@@ -132,11 +132,77 @@ static TOKEN_SET: LazyLock<regex::RegexSet> = LazyLock::new(|| {
     regex::RegexSet::new(TOKENS.iter().map(|(_, re)| re.as_str())).expect("secret patterns")
 });
 
+/// Pieces of text every match of a [`TOKENS`] pattern contains (one of them at least): a file with none of
+/// them holds no provider token, and most files are passed over after one fast search instead of the set.
+const TOKEN_HINTS: &[&str] = &[
+    "-----BEGIN ",
+    "AKIA",
+    "ASIA",
+    "ABIA",
+    "ACCA",
+    "ghp_",
+    "gho_",
+    "ghu_",
+    "ghs_",
+    "ghr_",
+    "github_pat_",
+    "glpat-",
+    "xox",
+    "k_live_",
+    "k_test_",
+    "AIza",
+    "sk-",
+    "hf_",
+    "npm_",
+    "pypi-AgE",
+    "eyJ",
+    "://",
+];
+
+/// A search for any of `words` (ASCII letters in any case when `any_case`), compiled to a DFA: the fastest
+/// kind of automaton for the few short words here.
+fn words_search(words: &[&str], any_case: bool) -> aho_corasick::AhoCorasick {
+    aho_corasick::AhoCorasick::builder()
+        .ascii_case_insensitive(any_case)
+        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+        .build(words)
+        .expect("secret hint words")
+}
+
+static TOKEN_HINT: LazyLock<aho_corasick::AhoCorasick> =
+    LazyLock::new(|| words_search(TOKEN_HINTS, false));
+
+/// The words an [`ASSIGNMENT`] key must contain, any case: only the lines holding one are matched against it
+/// (an assignment never spans lines).
+const ASSIGNMENT_WORDS: &[&str] = &[
+    "passwd",
+    "password",
+    "pwd",
+    "secret",
+    "token",
+    "apikey",
+    "api_key",
+    "api-key",
+    "accesskey",
+    "access_key",
+    "access-key",
+    "privatekey",
+    "private_key",
+    "private-key",
+    "authkey",
+    "auth_key",
+    "auth-key",
+    "credential",
+];
+
+static ASSIGNMENT_WORD: LazyLock<aho_corasick::AhoCorasick> =
+    LazyLock::new(|| words_search(ASSIGNMENT_WORDS, true));
+
 /// `NAME = value`, `NAME: value`, `"name": "value"`, `name => 'value'` where NAME says password, secret, token,
 /// key or credential.
 static ASSIGNMENT: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(
-        r#"(?i)(?P<key>[A-Za-z0-9_.\-]*(?:passw(?:or)?d|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[A-Za-z0-9_.\-]*)["']?(?:[ \t]*:[ \t]*[&A-Za-z0-9_<>'\[\], ]{1,40}?)?[ \t]*(?::=|=>|[:=])[ \t]*(?P<q>["'`]?)(?P<s>[^\s"'`,;]+)"#,
+        r#"(?P<key>[A-Za-z0-9_.\-]*(?i-u:passw(?:or)?d|pwd|secret|token|api[_\-]?key|access[_\-]?key|private[_\-]?key|auth[_\-]?key|credentials?)[A-Za-z0-9_.\-]*)["']?(?:[ \t]*:[ \t]*[&A-Za-z0-9_<>'\[\], ]{1,40}?)?[ \t]*(?::=|=>|[:=])[ \t]*(?P<q>["'`]?)(?P<s>[^\s"'`,;]+)"#,
     )
     .expect("assignment pattern")
 });
@@ -306,27 +372,45 @@ fn is_secret_value(value: &str, quoted: bool, config: bool) -> bool {
 pub fn scan(path: &str, text: &str) -> Vec<Finding> {
     let config = is_config(path);
     let mut spans: Vec<(usize, usize, Kind)> = Vec::new();
-    // One pass tells which token patterns occur at all (most files have none); only those run for positions.
-    let present = TOKEN_SET.matches(text);
-    for (_, (kind, re)) in TOKENS
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| present.matched(*i))
-    {
-        for caps in re.captures_iter(text) {
-            let m = caps
-                .name("s")
-                .unwrap_or_else(|| caps.get(0).expect("match"));
-            spans.push((m.start(), m.end(), *kind));
+    // A fast search for the tokens' literal pieces passes over most files; then one pass of the set tells
+    // which token patterns occur at all, and only those run for positions.
+    if TOKEN_HINT.is_match(text) {
+        let present = TOKEN_SET.matches(text);
+        for (_, (kind, re)) in TOKENS
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| present.matched(*i))
+        {
+            for caps in re.captures_iter(text) {
+                let m = caps
+                    .name("s")
+                    .unwrap_or_else(|| caps.get(0).expect("match"));
+                spans.push((m.start(), m.end(), *kind));
+            }
         }
     }
-    for caps in ASSIGNMENT.captures_iter(text) {
-        let (Some(value), quote) = (caps.name("s"), caps.name("q")) else {
+    // Assignments, on the lines that name a password, a secret, a token, a key or a credential.
+    let bytes = text.as_bytes();
+    let mut done = 0;
+    for hit in ASSIGNMENT_WORD.find_iter(text) {
+        if hit.start() < done {
             continue;
-        };
-        let quoted = quote.is_some_and(|q| !q.as_str().is_empty());
-        if is_secret_value(value.as_str(), quoted, config) {
-            spans.push((value.start(), value.end(), Kind::Assignment));
+        }
+        let start = memchr::memrchr(b'\n', &bytes[..hit.start()]).map_or(0, |i| i + 1);
+        let end = memchr::memchr(b'\n', &bytes[hit.end()..]).map_or(text.len(), |i| hit.end() + i);
+        done = end;
+        // Outside configuration files only a quoted value is a secret: a line without a quote holds none.
+        if !config && memchr::memchr3(b'"', b'\'', b'`', &bytes[hit.end()..end]).is_none() {
+            continue;
+        }
+        for caps in ASSIGNMENT.captures_iter(&text[start..end]) {
+            let (Some(value), quote) = (caps.name("s"), caps.name("q")) else {
+                continue;
+            };
+            let quoted = quote.is_some_and(|q| !q.as_str().is_empty());
+            if is_secret_value(value.as_str(), quoted, config) {
+                spans.push((start + value.start(), start + value.end(), Kind::Assignment));
+            }
         }
     }
     if config {
@@ -657,6 +741,24 @@ mod tests {
             !red.contains("9f8e7d6c5b4a") && red.contains("demo"),
             "{red}"
         );
+    }
+
+    #[test]
+    fn assignments_are_found_on_their_own_lines_in_any_case() {
+        // Keywords in any case, several on a line, the last line without a newline; positions are the
+        // file's, not the line's.
+        let code = "let a = 1;\nconst DB_PassWord = \"hunter2-hunter2\"; let apiKey = 'k-93jd82jd9s';\n// token\nx = { \"Access-Key\": \"AKxx-2931-aa99\" }";
+        let found = scan("src/app.js", code);
+        let values: Vec<&str> = found.iter().map(|f| &code[f.start..f.end]).collect();
+        assert_eq!(
+            values,
+            ["hunter2-hunter2", "k-93jd82jd9s", "AKxx-2931-aa99"],
+            "{found:?}"
+        );
+        assert_eq!(found.iter().map(|f| f.line).collect::<Vec<_>>(), [2, 2, 4]);
+        // A keyword on a line with no quote, in code, holds no secret; nor does a file with no keyword.
+        assert!(scan("src/a.rs", "let token = next_token(input);\n").is_empty());
+        assert!(scan("src/a.rs", "fn main() { println!(\"hi\"); }\n").is_empty());
     }
 
     #[test]
