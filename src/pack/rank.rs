@@ -92,63 +92,136 @@ pub fn for_each_term(text: &str, mut each: impl FnMut(&str)) {
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0100_0000_01b3;
 
+/// Byte classes for [`for_each_term_hash`].
+const C_OTHER: u8 = 0;
+/// A lower-case letter or a digit.
+const C_LOWER: u8 = 1;
+const C_UPPER: u8 = 2;
+const C_UNDERSCORE: u8 = 3;
+/// A byte of a multi-byte character: the word goes the slow way.
+const C_HIGH: u8 = 4;
+
+static CLASS: [u8; 256] = {
+    let mut t = [C_OTHER; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        t[b] = if c.is_ascii_lowercase() || c.is_ascii_digit() {
+            C_LOWER
+        } else if c.is_ascii_uppercase() {
+            C_UPPER
+        } else if c == b'_' {
+            C_UNDERSCORE
+        } else if c >= 0x80 {
+            C_HIGH
+        } else {
+            C_OTHER
+        };
+        b += 1;
+    }
+    t
+};
+
+/// Longest word given terms: longer runs are data (hashes, base64), not names.
+const LONGEST_WORD: usize = 80;
+
+fn fnv(h: u64, b: u8) -> u64 {
+    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
+}
+
 /// As [`for_each_term`], giving each term's [`hash_term`] without building strings: the indexing hot loop.
+/// One pass over each word hashes its parts and, beside them, the whole word (given only when the word has
+/// more than one part).
 pub fn for_each_term_hash(text: &str, mut each: impl FnMut(u64)) {
     let bytes = text.as_bytes();
-    let word_byte = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b >= 0x80;
+    let n = bytes.len();
+    // The parts of one word (at most half its length): given once the word is known to be whole ASCII.
+    let mut found = [0u64; LONGEST_WORD / 2 + 1];
     let mut i = 0;
-    while i < bytes.len() {
-        while i < bytes.len() && !word_byte(bytes[i]) {
+    while i < n {
+        while i < n && CLASS[bytes[i] as usize] == C_OTHER {
             i += 1;
+        }
+        if i == n {
+            break;
         }
         let start = i;
-        let mut ascii = true;
-        while i < bytes.len() && word_byte(bytes[i]) {
-            ascii &= bytes[i] < 0x80;
-            i += 1;
-        }
-        let word = &bytes[start..i];
-        if word.is_empty() || word.len() > 80 {
-            continue;
-        }
-        if !ascii {
-            for_each_term(&text[start..i], |t| each(hash_term(t)));
-            continue;
-        }
+        let limit = n.min(start + LONGEST_WORD + 1);
+        let mut whole = FNV_OFFSET;
         let mut part = FNV_OFFSET;
         let mut part_len = 0usize;
         let mut parts = 0usize;
+        let mut kept = 0usize;
         let mut prev_lower = false;
-        let mut emit = |part: &mut u64, part_len: &mut usize, parts: &mut usize| {
-            if *part_len >= 2 {
-                each(*part);
+        let mut high = false;
+        while i < limit {
+            let b = bytes[i];
+            match CLASS[b as usize] {
+                C_LOWER => {
+                    prev_lower = true;
+                    part = fnv(part, b);
+                    part_len += 1;
+                    whole = fnv(whole, b);
+                }
+                C_UPPER => {
+                    let lower = b | 0x20;
+                    if prev_lower && part_len > 0 {
+                        if part_len >= 2 {
+                            found[kept] = part;
+                            kept += 1;
+                        }
+                        parts += 1;
+                        part = FNV_OFFSET;
+                        part_len = 0;
+                    }
+                    prev_lower = false;
+                    part = fnv(part, lower);
+                    part_len += 1;
+                    whole = fnv(whole, lower);
+                }
+                C_UNDERSCORE => {
+                    if part_len >= 2 {
+                        found[kept] = part;
+                        kept += 1;
+                    }
+                    parts += usize::from(part_len > 0);
+                    part = FNV_OFFSET;
+                    part_len = 0;
+                    prev_lower = false;
+                    whole = fnv(whole, b);
+                }
+                C_HIGH => {
+                    high = true;
+                    break;
+                }
+                _ => break,
             }
-            if *part_len > 0 {
-                *parts += 1;
-            }
-            *part = FNV_OFFSET;
-            *part_len = 0;
-        };
-        for &b in word {
-            let lower = b.to_ascii_lowercase();
-            if b == b'_' {
-                emit(&mut part, &mut part_len, &mut parts);
-                prev_lower = false;
-                continue;
-            }
-            if b.is_ascii_uppercase() && prev_lower && part_len > 0 {
-                emit(&mut part, &mut part_len, &mut parts);
-            }
-            prev_lower = b.is_ascii_lowercase() || b.is_ascii_digit();
-            part = (part ^ u64::from(lower)).wrapping_mul(FNV_PRIME);
-            part_len += 1;
+            i += 1;
         }
-        emit(&mut part, &mut part_len, &mut parts);
-        // Most words are one part: the whole word is hashed only when it is not.
-        if parts > 1 && word.len() >= 2 {
-            each(word.iter().fold(FNV_OFFSET, |h, &b| {
-                (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME)
-            }));
+        // The rest of a word too long or not ASCII.
+        while i < n && CLASS[bytes[i] as usize] != C_OTHER {
+            high |= bytes[i] >= 0x80;
+            i += 1;
+        }
+        let len = i - start;
+        if len > LONGEST_WORD {
+            continue;
+        }
+        if high {
+            for_each_term(&text[start..i], |t| each(hash_term(t)));
+            continue;
+        }
+        if part_len >= 2 {
+            found[kept] = part;
+            kept += 1;
+        }
+        parts += usize::from(part_len > 0);
+        for &h in &found[..kept] {
+            each(h);
+        }
+        // Most words are one part: the whole word is given only when it is not.
+        if parts > 1 && len >= 2 {
+            each(whole);
         }
     }
 }
@@ -428,21 +501,30 @@ impl FileIndex {
     }
 }
 
+thread_local! {
+    /// Every term key of the file being indexed, kept from file to file (one per indexing thread).
+    static SCRATCH: std::cell::RefCell<Vec<u32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// Build a file's index data from its text.
 pub fn index(text: &str) -> FileIndex {
     // Sorting every occurrence and counting runs is cheaper than a hash map for files of a few thousand
     // terms.
-    let mut all: Vec<u32> = Vec::with_capacity(text.len() / 6);
-    for_each_term_hash(text, |h| all.push(key(h)));
-    let len = all.len().min(u32::MAX as usize) as u32;
-    all.sort_unstable();
-    let mut terms: Vec<(u32, u32)> = Vec::new();
-    for h in all {
-        match terms.last_mut() {
-            Some((last, n)) if *last == h => *n += 1,
-            _ => terms.push((h, 1)),
+    let (terms, len) = SCRATCH.with(|all| {
+        let mut all = all.borrow_mut();
+        all.clear();
+        for_each_term_hash(text, |h| all.push(key(h)));
+        let len = all.len().min(u32::MAX as usize) as u32;
+        all.sort_unstable();
+        let mut terms: Vec<(u32, u32)> = Vec::with_capacity(all.len() / 3 + 1);
+        for &h in all.iter() {
+            match terms.last_mut() {
+                Some((last, n)) if *last == h => *n += 1,
+                _ => terms.push((h, 1)),
+            }
         }
-    }
+        (terms, len)
+    });
     let mut defines = Vec::new();
     let mut imports = Vec::new();
     for line in text.lines().take(20_000) {
@@ -1927,13 +2009,23 @@ mod tests {
 
     #[test]
     fn hashed_terms_are_the_hashes_of_the_terms() {
-        let text =
-            "fn parseArgs(cli_opts: &str) -> HTTPServer { x2 = café_au_lait; GIT_OID_HEX_SZ; a_b }";
-        let mut slow = Vec::new();
-        for_each_term(text, |t| slow.push(hash_term(t)));
-        let mut fast = Vec::new();
-        for_each_term_hash(text, |h| fast.push(h));
-        assert_eq!(fast, slow);
+        let long = "aB".repeat(40);
+        let longer = format!("{long}c");
+        let texts = [
+            "fn parseArgs(cli_opts: &str) -> HTTPServer { x2 = café_au_lait; GIT_OID_HEX_SZ; a_b }",
+            "ñandúFoo __init__ _x_ x9Y parsedURLs9 ABCdef ÉTAT_civil HTTPServerError2",
+            &long,
+            &format!("{longer} {long}_x {long}é tail_wordEnd"),
+            "x",
+            "",
+        ];
+        for text in texts {
+            let mut slow = Vec::new();
+            for_each_term(text, |t| slow.push(hash_term(t)));
+            let mut fast = Vec::new();
+            for_each_term_hash(text, |h| fast.push(h));
+            assert_eq!(fast, slow, "{text}");
+        }
     }
 
     #[test]
