@@ -362,7 +362,9 @@ struct Visiting<'a> {
 }
 
 /// One regular file: passed over by name or size, known from the snapshot (`recorded`: its entry there, if
-/// any), or read and checked.
+/// any), or read and checked. `stat` is `None` for a file the last walk did not record: it is read whatever
+/// its stat data, which then comes from the opened file (one path lookup instead of two). Returns whether
+/// the file's stat data is known (the next snapshot can record it).
 fn visit(
     found: &Mutex<Walk>,
     with: &Visiting<'_>,
@@ -370,10 +372,10 @@ fn visit(
     path: String,
     full: &Path,
     stat: Option<FileStat>,
-) {
+) -> bool {
     let Visiting { known, opts, root } = with;
-    let size = stat.map_or(0, |s| s.size);
-    if let Err(reason) = by_name(&path, size, opts.max_file_size) {
+    if let Err(reason) = by_name(&path, stat.map_or(0, |s| s.size), opts.max_file_size) {
+        let stat = stat.or_else(|| stat_of(full));
         let mut found = lock(found);
         if let Some(stat) = stat {
             let same = recorded.is_some_and(|e| e.stat == stat && e.seen == Seen::Listed);
@@ -381,7 +383,7 @@ fn visit(
             found.learned.push((path.clone(), stat, Seen::Listed));
         }
         found.skipped.push(Skipped { path, reason });
-        return;
+        return stat.is_some();
     }
     if let Some(stat) = stat
         && let Some(seen) = recorded.and_then(|e| known.trusted(e, &stat))
@@ -404,9 +406,10 @@ fn visit(
                 found.learned.push((path, stat, other));
             }
         }
-        return;
+        return true;
     }
-    let outcome = read_checked(full, &path, opts.max_file_size);
+    let (read_stat, outcome) = read_checked(full, &path, opts.max_file_size);
+    let stat = stat.or(read_stat);
     let mut found = lock(found);
     match outcome {
         Ok(text) => {
@@ -415,7 +418,9 @@ fn visit(
             found.files.push(file);
         }
         Err(reason) => {
-            if let Some(seen) = seen_of(&reason)
+            // Too large by the opened file's size: decided without reading next time, as by name.
+            let listed = matches!(reason, SkipReason::TooLarge { .. }).then_some(Seen::Listed);
+            if let Some(seen) = seen_of(&reason).or(listed)
                 && let Some(stat) = stat
             {
                 found.learned.push((path.clone(), stat, seen));
@@ -423,6 +428,7 @@ fn visit(
             found.skipped.push(Skipped { path, reason });
         }
     }
+    stat.is_some()
 }
 
 fn full_walk(
@@ -546,12 +552,12 @@ fn full_walk(
             {
                 return WalkState::Continue;
             }
-            let stat = entry.metadata().ok().map(|m| FileStat::of(&m));
-            if stat.is_none() {
+            // Only a file the last walk recorded is stat'ed first (unchanged, it is not read).
+            let recorded = known.files.get(&path);
+            let stat = recorded.and_then(|_| entry.metadata().ok().map(|m| FileStat::of(&m)));
+            if !visit(found, with, recorded, path, entry.path(), stat) {
                 lock(layout).complete = false;
             }
-            let recorded = known.files.get(&path);
-            visit(found, with, recorded, path, entry.path(), stat);
             WalkState::Continue
         })
     });
@@ -578,7 +584,7 @@ pub fn read_one(root: &Path, path: &str, max_file_size: u64) -> Result<Candidate
         message: e.to_string(),
     })?;
     by_name(path, meta.len(), max_file_size)?;
-    read_checked(&full, path, max_file_size).map(|text| {
+    read_checked(&full, path, max_file_size).1.map(|text| {
         let mut file = Candidate::new(path, text);
         file.stat = Some(FileStat::of(&meta));
         file
@@ -665,19 +671,42 @@ fn by_name(path: &str, size: u64, limit: u64) -> Result<(), SkipReason> {
     Ok(())
 }
 
-/// Read a file and decide from its content whether it is a candidate.
-fn read_checked(full: &Path, path: &str, limit: u64) -> Result<String, SkipReason> {
+/// Read a file and decide from its content whether it is a candidate; with the stat data of the opened file.
+/// A file over the size limit is not read.
+fn read_checked(
+    full: &Path,
+    path: &str,
+    limit: u64,
+) -> (Option<FileStat>, Result<String, SkipReason>) {
+    use std::io::Read;
     let name = path.rsplit('/').next().unwrap_or(path);
-    let bytes = std::fs::read(full).map_err(|e| SkipReason::Unreadable {
+    let unreadable = |e: std::io::Error| SkipReason::Unreadable {
         message: e.to_string(),
-    })?;
-    if bytes.len() as u64 > limit {
-        return Err(SkipReason::TooLarge {
-            bytes: bytes.len() as u64,
-            limit,
-        });
+    };
+    let mut file = match std::fs::File::open(full) {
+        Ok(file) => file,
+        Err(e) => return (None, Err(unreadable(e))),
+    };
+    let stat = file.metadata().ok().map(|m| FileStat::of(&m));
+    let size = stat.map_or(0, |s| s.size);
+    if size > limit {
+        return (stat, Err(SkipReason::TooLarge { bytes: size, limit }));
     }
-    classify(name, bytes)
+    // One byte more than the limit tells a file that grew past it since.
+    let mut bytes = Vec::with_capacity(size as usize + 1);
+    if let Err(e) = file.by_ref().take(limit + 1).read_to_end(&mut bytes) {
+        return (stat, Err(unreadable(e)));
+    }
+    if bytes.len() as u64 > limit {
+        return (
+            stat,
+            Err(SkipReason::TooLarge {
+                bytes: bytes.len() as u64,
+                limit,
+            }),
+        );
+    }
+    (stat, classify(name, bytes))
 }
 
 /// The content checks, pure.
@@ -754,6 +783,46 @@ mod tests {
             "{}",
             error_message(&nested)
         );
+    }
+
+    #[test]
+    fn a_first_walk_takes_stat_data_from_the_files_it_reads() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.rs"), "fn a() {}\n").unwrap();
+        std::fs::write(dir.path().join("big.txt"), "x".repeat(300)).unwrap();
+        std::fs::write(dir.path().join("Cargo.lock"), "# lock\n").unwrap();
+        let opts = WalkOptions {
+            max_file_size: 100,
+            ..WalkOptions::default()
+        };
+        let walk = walk(dir.path(), &opts, &Snapshot::default()).unwrap();
+        let a = &walk.files[0];
+        assert_eq!(a.path, "a.rs");
+        let on_disk = FileStat::of(&std::fs::metadata(dir.path().join("a.rs")).unwrap());
+        assert_eq!(a.stat, Some(on_disk));
+        // Passed over by size (known only once opened) and by name: both recorded with their stat data,
+        // so the next walk can reuse the listing.
+        assert_eq!(
+            walk.skipped[1].reason,
+            SkipReason::TooLarge {
+                bytes: 300,
+                limit: 100
+            }
+        );
+        let mut learned: Vec<(&str, u64, Seen)> = walk
+            .learned
+            .iter()
+            .map(|(p, s, seen)| (p.as_str(), s.size, *seen))
+            .collect();
+        learned.sort_by_key(|l| l.0);
+        assert_eq!(
+            learned,
+            [
+                ("Cargo.lock", 7, Seen::Listed),
+                ("big.txt", 300, Seen::Listed)
+            ]
+        );
+        assert!(walk.layout.as_ref().unwrap().complete);
     }
 
     #[test]
