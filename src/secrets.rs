@@ -513,9 +513,9 @@ impl Withheld {
     }
 }
 
-/// Take secret files out of `files` (into `skipped`, reason [`SkipReason::Secret`]) and redact the secrets
-/// inside the others, in place. Files are scanned in parallel; the result is in path order.
-pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withheld {
+/// Take secret files out of `files` (into `skipped`, reason [`SkipReason::Secret`]), by their names alone.
+/// What the others hold is scanned when their text is about to go into a prompt ([`redacted`]).
+pub fn withhold_files(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withheld {
     let mut out = Withheld::default();
     let before = skipped.len();
     // Every name is checked, on all cores; `retain` visits the files in order, once each.
@@ -540,31 +540,53 @@ pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withh
     if skipped.len() > before {
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
     }
-    // Only what no earlier scan found clean is read and scanned (on a warm run, usually nothing).
+    out
+}
+
+/// A file's text with its secrets replaced, and what was replaced; `None` when the scan finds nothing.
+pub fn redacted(path: &str, text: &str) -> Option<(String, Vec<Redaction>)> {
+    let findings = scan(path, text);
+    if findings.is_empty() {
+        return None;
+    }
+    let redactions = findings
+        .iter()
+        .map(|f| Redaction {
+            path: path.to_string(),
+            line: f.line,
+            kind: f.kind,
+        })
+        .collect();
+    Some((redact(text, &findings), redactions))
+}
+
+/// [`withhold_files`], then the secrets inside the files left redacted in place: for files that all go into
+/// a prompt (a context rebuilt from the last run). Files are scanned in parallel; the result is in path
+/// order.
+pub fn withhold(files: &mut Vec<Candidate>, skipped: &mut Vec<Skipped>) -> Withheld {
+    let mut out = withhold_files(files, skipped);
+    // Only what no earlier scan found clean is read and scanned.
     let unscanned: Vec<usize> = (0..files.len())
         .filter(|&i| !files[i].scanned_clean)
         .collect();
-    let found: Vec<Vec<Finding>> = {
+    let found: Vec<Option<(String, Vec<Redaction>)>> = {
         let files = &*files;
-        crate::pack::par_map_from(&unscanned, 2, |&i| scan(&files[i].path, files[i].text()))
+        crate::pack::par_map_from(&unscanned, 2, |&i| {
+            redacted(&files[i].path, files[i].text())
+        })
     };
-    for (i, findings) in unscanned.into_iter().zip(found) {
+    for (i, found) in unscanned.into_iter().zip(found) {
         let file = &mut files[i];
-        if findings.is_empty() {
-            file.scanned_clean = true;
-            continue;
+        match found {
+            None => file.scanned_clean = true,
+            Some((text, redactions)) => {
+                // The blob id named the unredacted file: the pack cache must key this text by its own id,
+                // or an outline cached from an unredacted run could carry the secret back in (`set_text`
+                // forgets it).
+                file.set_text(text);
+                out.redactions.extend(redactions);
+            }
         }
-        // The blob id (from git's index) named the unredacted file: the pack cache must key this text by
-        // its own id, or an outline cached from an unredacted run could carry the secret back in
-        // (`set_text` forgets it).
-        let redacted = redact(file.text(), &findings);
-        file.set_text(redacted);
-        out.redactions
-            .extend(findings.into_iter().map(|f| Redaction {
-                path: file.path.clone(),
-                line: f.line,
-                kind: f.kind,
-            }));
     }
     out
 }

@@ -53,11 +53,24 @@ pub struct Walked {
     pub snapshot: crate::repo::snapshot::Snapshot,
     pub snapshot_path: Option<std::path::PathBuf>,
     pub pinned: std::collections::BTreeSet<String>,
-    /// Secret files left out and secrets redacted (empty with `--allow-secrets`).
+    /// Secret files left out (none with `--allow-secrets`); the secrets inside files are redacted when
+    /// packing puts the files into the prompt ([`withheld`] tells both).
     pub withheld: Withheld,
+    /// Scan what goes into the prompt for secrets (not with `--allow-secrets`).
+    pub scan_secrets: bool,
 }
 
-/// Walk, resolve the pins, then withhold secrets (pinned files too) unless they are allowed.
+/// What was kept out of the prompt: the secret files the walk withheld, and the secrets redacted from the
+/// files packed.
+pub fn withheld(walked: &Walked, packed: &Packed) -> Withheld {
+    let mut withheld = walked.withheld.clone();
+    withheld
+        .redactions
+        .extend(packed.redactions.iter().cloned());
+    withheld
+}
+
+/// Walk, resolve the pins, then withhold secret files (pinned ones too) unless they are allowed.
 pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Error> {
     let options = cfg.walk_options();
     let snapshot_path = git2::Repository::open(&cfg.root)
@@ -70,7 +83,7 @@ pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Err
     let withheld = if cfg.allow_secrets() {
         Withheld::default()
     } else {
-        crate::secrets::withhold(&mut walk.files, &mut walk.skipped)
+        crate::secrets::withhold_files(&mut walk.files, &mut walk.skipped)
     };
     for file in &withheld.files {
         pinned.remove(&file.path);
@@ -81,6 +94,7 @@ pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Err
         snapshot_path,
         pinned,
         withheld,
+        scan_secrets: !cfg.allow_secrets(),
     })
 }
 
@@ -218,7 +232,7 @@ pub fn pack_walked(
     // The saved uncommitted files hold while the listing and every file are the last walk's; otherwise
     // git's index is read now.
     let walk = &walked.walk;
-    let unchanged = walk.all_known() && walked.withheld.redactions.is_empty();
+    let unchanged = walk.all_known();
     let read;
     let (git, stat) = if *status_saved && !unchanged {
         let (tracked, stat) = crate::repo::signals::read_index(root);
@@ -260,13 +274,14 @@ pub fn pack_walked(
         request,
         git,
         cache,
+        scan_secrets: walked.scan_secrets,
     };
     let mut packed = crate::pack::pack(input, limits, templates, counter)?;
     cache.remember_request(request);
     let started = std::time::Instant::now();
     // A cache that cannot be written only costs time on the next run.
     let _ = crate::pack::cache::save(location.as_deref(), cache);
-    save_snapshot(walked, &packed.ids);
+    save_snapshot(walked, &packed.ids, &packed.clean);
     // The saved uncommitted files were used as they are: nothing to write.
     let saved_used = *status_saved && unchanged;
     if let Some(git_dir) = git_dir.as_deref().filter(|_| !saved_used) {
@@ -284,37 +299,30 @@ pub fn pack_walked(
 
 /// Record what this walk learned from reading files, for the next walk to skip reading them; nothing is
 /// written when nothing changed. Redacted files are left out (their blob id names the redacted text).
-fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId]) {
+fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId], clean: &[usize]) {
     use crate::repo::snapshot::{Entries, Entry, Seen, Snapshot};
     let (Some(path), Some(started)) = (&walked.snapshot_path, walked.walk.started) else {
         return;
     };
-    // The listing reused, nothing read, no verdict to change: the snapshot on disk is this walk's.
+    // The listing reused, nothing read, no file newly found clean: the snapshot on disk is this walk's.
     let walk = &walked.walk;
     if walk.relisted
         && walk.read() == 0
         && walk.reused == walked.snapshot.files.len()
-        && walk.reused_unscanned == 0
-        && walked.withheld.redactions.is_empty()
+        && clean.is_empty()
     {
         return;
     }
-    let redacted: std::collections::HashSet<&str> = walked
-        .withheld
-        .redactions
-        .iter()
-        .map(|r| r.path.as_str())
-        .collect();
     let mut next = Snapshot::new(started);
     next.layout = walk.layout.clone().unwrap_or_default();
     let mut entries = Vec::with_capacity(walk.recorded());
-    for (file, id) in walk.files.iter().zip(ids) {
-        if let Some(stat) = file.stat
-            && !redacted.contains(file.path.as_str())
-        {
+    // A file with secrets is recorded too (by the id of its own text), never as clean: it is scanned again
+    // whenever it goes into a prompt.
+    for (i, (file, id)) in walk.files.iter().zip(ids).enumerate() {
+        if let Some(stat) = file.stat {
             let seen = Seen::Text {
                 blob: *id,
-                clean: file.scanned_clean,
+                clean: file.scanned_clean || clean.binary_search(&i).is_ok(),
             };
             entries.push(Entry {
                 path: file.path.clone(),

@@ -79,7 +79,8 @@ fn pack(
     if !args.list && !args.json && !args.explain {
         report_packing(ui, &packed);
     }
-    report_secrets(ui, &walked.withheld);
+    let withheld = super::withheld(&walked, &packed);
+    report_secrets(ui, &withheld);
     let written = if args.explain {
         explain(stdout, &packed)
     } else if args.list {
@@ -102,7 +103,7 @@ fn pack(
             "outlined": packed.outlined,
             "omitted": packed.omitted,
             "skipped": packed.skipped,
-            "secrets": walked.withheld,
+            "secrets": withheld,
             "ranking": packed.ranking,
             "totals": {
                 "candidates": walked.walk.files.len(),

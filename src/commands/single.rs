@@ -169,7 +169,6 @@ pub fn prepare(
             });
             ui.reply_done();
             let (walked, mut packed) = packed?;
-            withheld = walked.withheld.clone();
             // The reply format changes the instructions: settle it before anything is counted.
             let with_format = |mut packed: Packed| -> Result<Packed, Error> {
                 let format = reply_format(cfg.settings.format, &walked, &packed);
@@ -202,6 +201,7 @@ pub fn prepare(
                     exact = None;
                 }
             }
+            withheld = super::withheld(&walked, &packed);
             let next = session::from_context(&request, &packed.context);
             (packed, request, exact, next)
         }
@@ -341,6 +341,8 @@ fn packed_from_session(
         skipped: Vec::new(),
         ranking: Vec::new(),
         ids: Vec::new(),
+        redactions: Vec::new(),
+        clean: Vec::new(),
         dirty: Default::default(),
         budget: limits
             .budget

@@ -144,6 +144,13 @@ impl Cache {
         *lock(&self.keep) = Some(ids.iter().copied().collect());
     }
 
+    /// Keep these blobs' entries too (after [`Cache::keep_only`]).
+    pub fn keep_also(&self, ids: &[BlobId]) {
+        if let Some(keep) = lock(&self.keep).as_mut() {
+            keep.extend(ids.iter().copied());
+        }
+    }
+
     fn kept(&self, id: &BlobId) -> bool {
         lock(&self.keep)
             .as_ref()

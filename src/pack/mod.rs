@@ -19,6 +19,7 @@ use crate::prompt::{
     Context, FileBlock, OmittedBlock, OutlineBlock, Prompt, PromptError, Templates,
 };
 use crate::repo::walk::{self, Candidate, SkipReason, Skipped, Walk};
+use crate::secrets::Redaction;
 use budget::{BudgetError, Item, Omitted};
 use cache::{BlobId, Cache};
 use rank::{Doc, FileIndex, GitFacts, Reason};
@@ -76,6 +77,8 @@ pub struct Input<'a> {
     pub request: &'a str,
     pub git: &'a GitFacts,
     pub cache: &'a Cache,
+    /// Scan what goes into the prompt for secrets, and redact them (off with `--allow-secrets`).
+    pub scan_secrets: bool,
 }
 
 /// A file included whole.
@@ -158,6 +161,10 @@ pub struct Packed {
     /// The blob id of every candidate, by position (for the walk's snapshot).
     #[serde(skip)]
     pub ids: Vec<BlobId>,
+    /// Secrets redacted from the files in the prompt, in path order.
+    pub redactions: Vec<Redaction>,
+    /// Candidates (by position) this pack found free of secrets for the first time.
+    pub clean: Vec<usize>,
     /// The files with uncommitted changes the ranking saw.
     #[serde(skip)]
     pub dirty: std::collections::HashSet<String>,
@@ -335,6 +342,84 @@ fn ms(since: Instant) -> f64 {
     (since.elapsed().as_secs_f64() * 1_000_000.0).round() / 1000.0
 }
 
+/// A file's text with its secrets redacted, and the blob id of that text (its token count and outline are
+/// cached under it, never under the id of the text with the secrets).
+struct Redacted {
+    text: String,
+    id: BlobId,
+    redactions: Vec<Redaction>,
+}
+
+/// The candidates' texts as the prompt may show them. Only a file that may go into the prompt is scanned for
+/// secrets, once, on first need (and not at all when an earlier scan found it clean).
+struct Shown<'a> {
+    files: &'a [Candidate],
+    ids: &'a [BlobId],
+    scan: bool,
+    /// By position: `None` when the scan found nothing.
+    seen: std::sync::Mutex<std::collections::HashMap<usize, Option<Arc<Redacted>>>>,
+}
+
+impl<'a> Shown<'a> {
+    fn new(files: &'a [Candidate], ids: &'a [BlobId], scan: bool) -> Self {
+        Shown {
+            files,
+            ids,
+            scan,
+            seen: Default::default(),
+        }
+    }
+
+    /// The redacted text of file `i`, when it holds secrets.
+    fn redacted(&self, i: usize) -> Option<Arc<Redacted>> {
+        let file = &self.files[i];
+        if !self.scan || file.scanned_clean {
+            return None;
+        }
+        if let Some(known) = lock(&self.seen).get(&i) {
+            return known.clone();
+        }
+        let found = crate::secrets::redacted(&file.path, file.text()).map(|(text, redactions)| {
+            Arc::new(Redacted {
+                id: cache::blob_id(text.as_bytes()),
+                text,
+                redactions,
+            })
+        });
+        lock(&self.seen).entry(i).or_insert(found).clone()
+    }
+
+    /// `with` the text of file `i` the prompt may show, and the blob id its counts and outline go by.
+    fn with<R>(&self, i: usize, with: impl FnOnce(&str, &BlobId) -> R) -> R {
+        match self.redacted(i) {
+            Some(r) => with(&r.text, &r.id),
+            None => with(self.files[i].text(), &self.ids[i]),
+        }
+    }
+
+    /// The files first found clean (by position, ascending), the redactions in path order, and the ids of
+    /// the redacted texts.
+    fn finish(self) -> (Vec<usize>, Vec<Redaction>, Vec<BlobId>) {
+        let seen = self.seen.into_inner().unwrap_or_else(|e| e.into_inner());
+        let mut clean: Vec<usize> = Vec::new();
+        let mut redacted: Vec<(usize, Arc<Redacted>)> = Vec::new();
+        for (i, found) in seen {
+            match found {
+                None => clean.push(i),
+                Some(r) => redacted.push((i, r)),
+            }
+        }
+        clean.sort_unstable();
+        redacted.sort_by_key(|(i, _)| *i);
+        let ids = redacted.iter().map(|(_, r)| r.id).collect();
+        let redactions = redacted
+            .into_iter()
+            .flat_map(|(_, r)| r.redactions.clone())
+            .collect();
+        (clean, redactions, ids)
+    }
+}
+
 /// Index every candidate (from the cache where its blob is known).
 pub fn index_files(
     files: &[Candidate],
@@ -381,6 +466,7 @@ pub fn pack(
         request,
         git,
         cache,
+        scan_secrets,
     } = input;
     let mut timings = BTreeMap::new();
     let ratio = if limits.token_ratio.is_finite() && limits.token_ratio > 0.0 {
@@ -469,16 +555,19 @@ pub fn pack(
             }
         }
     }
+    // What may be packed is what the prompt may show: scanned for secrets now, counted as redacted.
+    let shown = Shown::new(files, &ids, scan_secrets);
     let count_hits = std::sync::atomic::AtomicUsize::new(0);
     let counted: Vec<usize> = par_map(&to_count, |&r| {
-        let i = ranked[r].index;
-        if let Some(t) = cache.find(&ids[i], |e| e.tokens) {
-            count_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            return t as usize;
-        }
-        let t = counter.count(files[i].text());
-        cache.update(ids[i], |e| e.tokens = Some(t.min(u32::MAX as usize) as u32));
-        t
+        shown.with(ranked[r].index, |text, id| {
+            if let Some(t) = cache.find(id, |e| e.tokens) {
+                count_hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return t as usize;
+            }
+            let t = counter.count(text);
+            cache.update(*id, |e| e.tokens = Some(t.min(u32::MAX as usize) as u32));
+            t
+        })
     });
     let mut exact: Vec<Option<usize>> = vec![None; ranked.len()];
     for (&r, &t) in to_count.iter().zip(&counted) {
@@ -585,19 +674,21 @@ pub fn pack(
     // number of outlined files runs out: a large repository does not parse files it will not show.
     let make = |r: &usize| -> Option<(String, outline::Method)> {
         let i = ranked[*r].index;
-        if let Some(saved) = cache.find(&ids[i], |e| e.outline.clone()) {
-            let method = if outline::parsed(&files[i].path) {
-                outline::Method::TreeSitter
-            } else {
-                outline::Method::PlainText
-            };
-            return saved.map(|text| (text, method));
-        }
-        let made = outline::outline(&files[i].path, files[i].text());
-        cache.update(ids[i], |e| {
-            e.outline = Some(made.as_ref().map(|(t, _)| t.clone()))
-        });
-        made
+        shown.with(i, |text, id| {
+            if let Some(saved) = cache.find(id, |e| e.outline.clone()) {
+                let method = if outline::parsed(&files[i].path) {
+                    outline::Method::TreeSitter
+                } else {
+                    outline::Method::PlainText
+                };
+                return saved.map(|text| (text, method));
+            }
+            let made = outline::outline(&files[i].path, text);
+            cache.update(*id, |e| {
+                e.outline = Some(made.as_ref().map(|(t, _)| t.clone()))
+            });
+            made
+        })
     };
     let mut outlined: Vec<(usize, String, usize, outline::Method)> = Vec::new();
     'batches: for batch in wanted.chunks(OUTLINE_BATCH) {
@@ -653,10 +744,20 @@ pub fn pack(
     timings.insert("outline", ms(started));
 
     let started = Instant::now();
+    let whole_redacted: Vec<Option<Arc<Redacted>>> = fit
+        .included
+        .iter()
+        .map(|&r| shown.redacted(ranked[r].index))
+        .collect();
     let blocks: Vec<FileBlock<'_>> = fit
         .included
         .iter()
-        .map(|&r| FileBlock::new(&files[ranked[r].index].path, files[ranked[r].index].text()))
+        .zip(&whole_redacted)
+        .map(|(&r, redacted)| {
+            let file = &files[ranked[r].index];
+            let text = redacted.as_ref().map_or(file.text(), |r| r.text.as_str());
+            FileBlock::new(&file.path, text)
+        })
         .collect();
     let outline_blocks: Vec<OutlineBlock<'_>> = outlined
         .iter()
@@ -699,6 +800,9 @@ pub fn pack(
     };
     let prompt = templates.render_context(&ctx, request)?;
     let context = ctx.to_value();
+    let (clean, redactions, redacted_ids) = shown.finish();
+    // The counts and outlines of redacted texts are kept with the files' own.
+    cache.keep_also(&redacted_ids);
     timings.insert("render", ms(started));
 
     let whole: BTreeSet<usize> = fit.included.iter().copied().collect();
@@ -771,6 +875,8 @@ pub fn pack(
         cache_hits: index_hits + count_hits.into_inner(),
         timings_ms: timings,
         ids,
+        redactions,
+        clean,
         dirty: git.dirty.clone(),
     })
 }
@@ -851,7 +957,73 @@ mod tests {
             request,
             git,
             cache,
+            scan_secrets: true,
         }
+    }
+
+    #[test]
+    fn only_what_goes_into_the_prompt_is_scanned_for_secrets_and_it_goes_redacted() {
+        let templates = Templates::load(&[]).unwrap();
+        let key = "ghp_0123456789abcdefghijABCDEFGHIJ012345";
+        let filler = "fn filler() { let x = 1; }\n".repeat(3000);
+        let mut files = vec![
+            cand(
+                "src/config.rs",
+                &format!("const TOKEN: &str = \"{key}\";\nfn config() {{}}\n"),
+            ),
+            cand("src/main.rs", "fn main() { config(); }\n"),
+            // Ranked last, past what is counted and outlined: its secret is never looked for.
+            cand(
+                "zz/huge.txt",
+                &format!("{filler}password = \"hunter2-hunter2\"\n"),
+            ),
+        ];
+        // Files that rank above it and fill the counting window.
+        for n in 0..8 {
+            let text = format!("// config notes\n{}", "let y = 2;\n".repeat(350));
+            files.push(cand(&format!("notes/n{n}.rs"), &text));
+        }
+        files.sort_by(|a, b| a.path.cmp(&b.path));
+        let pinned = BTreeSet::new();
+        let cache = Cache::default();
+        let git = GitFacts::default();
+        let limits = Limits {
+            budget: Some(3_000),
+            context: 100_000,
+            reply_reserve: 0,
+            max_file_size: 1 << 20,
+            token_ratio: 1.0,
+        };
+        let packed = pack(
+            input(&files, &pinned, "config token", &git, &cache),
+            limits,
+            &templates,
+            TokenCounter::new(),
+        )
+        .unwrap();
+        assert!(!packed.prompt.user.contains(key), "{}", packed.prompt.user);
+        assert!(packed.prompt.user.contains("[REDACTED:github-token]"));
+        assert_eq!(packed.redactions.len(), 1);
+        assert_eq!(packed.redactions[0].path, "src/config.rs");
+        // The clean files scanned are known clean from now on; the one with the secret is not, and the huge
+        // file was never scanned.
+        let at = |path: &str| files.iter().position(|f| f.path == path).unwrap();
+        assert!(packed.clean.contains(&at("src/main.rs")));
+        assert!(!packed.clean.contains(&at("src/config.rs")));
+        assert!(!packed.clean.contains(&at("zz/huge.txt")));
+        // The file's own blob id is what the snapshot records; its count went to the redacted text's id.
+        let config = at("src/config.rs");
+        assert_eq!(
+            packed.ids[config],
+            cache::blob_id(files[config].text().as_bytes())
+        );
+        assert!(cache.find(&packed.ids[config], |e| e.tokens).is_none());
+        // Allowed, the secret goes as it is and nothing is scanned.
+        let mut allowed = input(&files, &pinned, "config token", &git, &cache);
+        allowed.scan_secrets = false;
+        let packed = pack(allowed, limits, &templates, TokenCounter::new()).unwrap();
+        assert!(packed.prompt.user.contains(key));
+        assert!(packed.redactions.is_empty() && packed.clean.is_empty());
     }
 
     #[test]

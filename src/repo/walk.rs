@@ -167,8 +167,6 @@ pub struct Walk {
     pub learned: Vec<(String, FileStat, Seen)>,
     /// Files whose content checks came from the snapshot instead of reading them.
     pub reused: usize,
-    /// Of those, text files the secret scan has not yet found clean.
-    pub reused_unscanned: usize,
     /// When the walk started.
     pub started: Option<std::time::SystemTime>,
     /// What decided the listing (for the next snapshot).
@@ -340,7 +338,6 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
         walk.skipped.extend(part.skipped);
         walk.learned.extend(part.learned);
         walk.reused += part.reused;
-        walk.reused_unscanned += part.reused_unscanned;
     }
     // Submodules among the skipped files, in order.
     walk.skipped
@@ -393,7 +390,6 @@ fn visit(
         found.reused += 1;
         match seen {
             Seen::Text { blob, clean } => {
-                found.reused_unscanned += usize::from(!clean);
                 found
                     .files
                     .push(Candidate::unread(path, root, stat, blob, clean));
