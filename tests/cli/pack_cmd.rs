@@ -427,6 +427,16 @@ fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> s
     serde_json::from_slice(&out.stdout).unwrap()
 }
 
+/// The paths of the files a `pack --json` report packed whole.
+fn paths(report: &serde_json::Value) -> Vec<String> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
+}
+
 /// Every regular file of the working tree, outside `.git`, and with `dirs` its directories too (the root
 /// included).
 fn walkdir(root: &std::path::Path, dirs: bool) -> Vec<std::path::PathBuf> {
@@ -489,14 +499,6 @@ fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
     let home = tempfile::tempdir().unwrap();
     let old = settle(&root);
     let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
-    let paths = |report: &serde_json::Value| {
-        report["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["path"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
     let first = pack();
     assert_eq!(first["totals"]["walk_relisted"], false);
     let second = pack();
@@ -604,4 +606,46 @@ fn uncommitted_files_are_remembered_until_the_index_changes() {
     index.write().unwrap();
     let staged = pack();
     assert!(!uncommitted(&staged), "the staged content is git's index's");
+}
+
+/// A hidden file or directory that an ignore file re-includes with a `!` rule is listed like any other file,
+/// on a warm run too; other hidden names and `.git` stay out, and taking the rule out lists the tree again.
+#[test]
+fn hidden_files_an_ignore_rule_re_includes_are_listed() {
+    let run = hello()
+        .file(".onepassignore", "!.github/\n!.eslintrc.js\n!.git/\n")
+        .file(".github/workflows/ci.yml", "on: push\n")
+        .file(".eslintrc.js", "module.exports = {};\n")
+        .file(".prettierrc", "{}\n")
+        .commit()
+        .args(&["pack", "--list", "anything"])
+        .run()
+        .status(0);
+    let mut listed: Vec<&str> = run.stdout.lines().collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        [
+            ".eslintrc.js",
+            ".github/workflows/ci.yml",
+            "Cargo.toml",
+            "README.md",
+            "src/main.rs"
+        ]
+    );
+    let root = run.case.path().to_path_buf();
+    let home = tempfile::tempdir().unwrap();
+    settle(&root);
+    let pack = || pack_json(&root, home.path(), &["anything"]);
+    let first = pack();
+    let warm = pack();
+    assert_eq!(warm["totals"]["walk_relisted"], true, "{}", warm["totals"]);
+    assert_eq!(paths(&warm), paths(&first));
+    assert!(paths(&warm).contains(&".eslintrc.js".to_string()));
+
+    std::fs::write(root.join(".onepassignore"), "!.github/\n").unwrap();
+    let after = pack();
+    assert_eq!(after["totals"]["walk_relisted"], false);
+    assert!(!paths(&after).contains(&".eslintrc.js".to_string()));
+    assert!(paths(&after).contains(&".github/workflows/ci.yml".to_string()));
 }
