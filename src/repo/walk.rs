@@ -259,7 +259,7 @@ fn options_key(opts: &WalkOptions) -> u64 {
 }
 
 /// Ignore files outside the tree that decide what is listed: the repository's excludes and config, the
-/// user's global excludes and config.
+/// user's global excludes and the git config files that may name another.
 fn outer_guards(root: &Path) -> Vec<PathBuf> {
     let mut out = vec![root.join(".git/info/exclude"), root.join(".git/config")];
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -273,6 +273,20 @@ fn outer_guards(root: &Path) -> Vec<PathBuf> {
     if let Some(home) = home {
         out.push(home.join(".gitconfig"));
     }
+    // The global excludes file as `ignore` finds it (the same function): `core.excludesFile` from
+    // $GIT_CONFIG_GLOBAL, ~/.gitconfig, $XDG_CONFIG_HOME/git/config or the system config, a leading `~/`
+    // expanded, else $XDG_CONFIG_HOME/git/ignore. Guarded absent or present, so making it counts too.
+    // (`ignore` does not read the repository's own config: a `core.excludesFile` set there is not honoured.)
+    if let Some(excludes) = ignore::gitignore::gitconfig_excludes_path() {
+        out.push(std::path::absolute(&excludes).unwrap_or(excludes));
+    }
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    out.extend(set("GIT_CONFIG_GLOBAL").map(PathBuf::from));
+    out.push(
+        set("GIT_CONFIG_SYSTEM").map_or_else(|| PathBuf::from("/etc/gitconfig"), PathBuf::from),
+    );
+    out.sort();
+    out.dedup();
     out
 }
 

@@ -415,6 +415,7 @@ fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> s
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home)
         .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
+        .env_remove("GIT_CONFIG_GLOBAL")
         .args(["pack", "--json"])
         .args(args)
         .output()
@@ -648,4 +649,47 @@ fn hidden_files_an_ignore_rule_re_includes_are_listed() {
     assert_eq!(after["totals"]["walk_relisted"], false);
     assert!(!paths(&after).contains(&".eslintrc.js".to_string()));
     assert!(paths(&after).contains(&".github/workflows/ci.yml".to_string()));
+}
+
+/// The global excludes file named by the user's git config (`core.excludesFile`, a leading `~/` expanded)
+/// decides the listing like the ignore files in the tree: made, edited or removed, the next walk lists the tree
+/// again.
+#[test]
+fn the_excludes_file_the_git_config_names_guards_the_listing() {
+    let case = hello()
+        .file("src/colors.rs", "pub fn palette() {}\n")
+        .file("notes/todo.md", "paint the palette\n")
+        .commit();
+    let root = case.path().to_path_buf();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".gitconfig"),
+        "[core]\n\texcludesFile = ~/my-excludes\n",
+    )
+    .unwrap();
+    settle(&root);
+    let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
+    assert!(paths(&pack()).contains(&"notes/todo.md".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    // Absent until now: made, it is read.
+    let excludes = home.path().join("my-excludes");
+    std::fs::write(&excludes, "notes/\n").unwrap();
+    let made = pack();
+    assert_eq!(made["totals"]["walk_relisted"], false);
+    assert!(!paths(&made).contains(&"notes/todo.md".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    // Edited in place.
+    std::fs::write(&excludes, "src/colors.rs\n").unwrap();
+    let edited = pack();
+    assert_eq!(edited["totals"]["walk_relisted"], false);
+    assert!(paths(&edited).contains(&"notes/todo.md".to_string()));
+    assert!(!paths(&edited).contains(&"src/colors.rs".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    std::fs::remove_file(&excludes).unwrap();
+    let removed = pack();
+    assert_eq!(removed["totals"]["walk_relisted"], false);
+    assert!(paths(&removed).contains(&"src/colors.rs".to_string()));
 }
