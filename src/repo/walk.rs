@@ -224,8 +224,18 @@ const LOCK_FILES: &[&str] = &[
 /// Recorded entries a thread of the relisting stats in one go.
 const RELIST_RUN: usize = 512;
 
-/// Ignore files the walk honours inside the tree (hidden, so never candidates themselves).
+/// Ignore files the walk honours inside the tree (hidden: candidates only where a rule re-includes them).
 const IGNORE_FILES: &[&str] = &[".gitignore", ".ignore", ".onepassignore"];
+
+/// The ignore files of a directory the walk enters, with their stat data (an absent one needs no guard:
+/// making it changes the directory's stat data).
+fn ignore_files_in(dir: &Path) -> impl Iterator<Item = (String, Option<FileStat>)> + '_ {
+    IGNORE_FILES.iter().filter_map(|name| {
+        let path = dir.join(name);
+        let stat = stat_of(&path)?;
+        Some((path.to_string_lossy().into_owned(), Some(stat)))
+    })
+}
 
 /// List the candidates. When the last walk's layout still holds (same options, no directory and no ignore
 /// file changed), its listing is reused and only each file's stat data is checked; otherwise the tree is
@@ -247,7 +257,7 @@ fn options_key(opts: &WalkOptions) -> u64 {
 }
 
 /// Ignore files outside the tree that decide what is listed: the repository's excludes and config, the
-/// user's global excludes and config.
+/// user's global excludes and the git config files that may name another.
 fn outer_guards(root: &Path) -> Vec<PathBuf> {
     let mut out = vec![root.join(".git/info/exclude"), root.join(".git/config")];
     let home = std::env::var_os("HOME").map(PathBuf::from);
@@ -261,6 +271,20 @@ fn outer_guards(root: &Path) -> Vec<PathBuf> {
     if let Some(home) = home {
         out.push(home.join(".gitconfig"));
     }
+    // The global excludes file as `ignore` finds it (the same function): `core.excludesFile` from
+    // $GIT_CONFIG_GLOBAL, ~/.gitconfig, $XDG_CONFIG_HOME/git/config or the system config, a leading `~/`
+    // expanded, else $XDG_CONFIG_HOME/git/ignore. Guarded absent or present, so making it counts too.
+    // (`ignore` does not read the repository's own config: a `core.excludesFile` set there is not honoured.)
+    if let Some(excludes) = ignore::gitignore::gitconfig_excludes_path() {
+        out.push(std::path::absolute(&excludes).unwrap_or(excludes));
+    }
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    out.extend(set("GIT_CONFIG_GLOBAL").map(PathBuf::from));
+    out.push(
+        set("GIT_CONFIG_SYSTEM").map_or_else(|| PathBuf::from("/etc/gitconfig"), PathBuf::from),
+    );
+    out.sort();
+    out.dedup();
     out
 }
 
@@ -478,8 +502,10 @@ fn full_walk(
     });
     // What decides the listing, for the next walk: directories walked into, ignore files, nested
     // repositories. Directories with their own `.git` (submodules, nested clones, linked worktrees) belong
-    // to another history: they are recorded and not entered. Hidden entries are passed over here rather
-    // than by `ignore`, so that the ignore files among them are seen.
+    // to another history: they are recorded and not entered. `ignore` passes over hidden entries unless a
+    // rule re-includes them (`!.github/`), as git would list them; the filter below never sees the hidden
+    // ones it passes over, so the ignore files of each directory entered are looked up by name (three
+    // lookups a directory, on a full walk only). `.git` is never entered, whatever the rules say.
     let layout = Arc::new(Mutex::new(Layout {
         key,
         complete: true,
@@ -493,6 +519,7 @@ fn full_walk(
                 let stat = stat_of(&p);
                 (p.to_string_lossy().into_owned(), stat)
             })
+            .chain(ignore_files_in(root))
             .collect(),
         nested: Vec::new(),
     }));
@@ -503,18 +530,10 @@ fn full_walk(
         if entry.depth() == 0 {
             return true;
         }
-        let name = entry.file_name().to_string_lossy();
-        let is_dir = entry.file_type().is_some_and(|t| t.is_dir());
-        if name.starts_with('.') {
-            if !is_dir && IGNORE_FILES.contains(&name.as_ref()) {
-                let stat = stat_of(entry.path());
-                lock(&seen)
-                    .guards
-                    .push((entry.path().to_string_lossy().into_owned(), stat));
-            }
+        if entry.file_name() == ".git" {
             return false;
         }
-        if !is_dir {
+        if !entry.file_type().is_some_and(|t| t.is_dir()) {
             return true;
         }
         let Some(path) = relative(&top, entry.path()) else {
@@ -524,14 +543,18 @@ fn full_walk(
             lock(&seen).nested.push(path);
             return false;
         }
-        match stat_of(entry.path()) {
-            Some(stat) => lock(&seen).dirs.push((path, stat)),
-            None => lock(&seen).complete = false,
+        let stat = stat_of(entry.path());
+        let ignore_files: Vec<_> = ignore_files_in(entry.path()).collect();
+        let mut record = lock(&seen);
+        match stat {
+            Some(stat) => record.dirs.push((path, stat)),
+            None => record.complete = false,
         }
+        record.guards.extend(ignore_files);
         true
     });
     builder
-        .hidden(false)
+        .hidden(true)
         .parents(false)
         .git_ignore(true)
         .git_global(true)
@@ -791,6 +814,7 @@ fn is_generated(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::repo::snapshot::Entries;
 
     #[test]
     fn a_file_that_vanished_is_reported_unreadable() {
@@ -895,6 +919,150 @@ mod tests {
         std::fs::write(&file, [0xff, 0xfe]).unwrap();
         let changed = Candidate::unread("a.rs".into(), &root, stat, [1; 20], true);
         assert_eq!(changed.into_text(), "");
+    }
+
+    /// Options with room for any test file.
+    fn roomy() -> WalkOptions {
+        WalkOptions {
+            max_file_size: 1 << 20,
+            ..WalkOptions::default()
+        }
+    }
+
+    /// Write `files` under `root`, making their directories, settle the tree and walk it a first time.
+    fn first_walk(root: &Path, files: &[(&str, &str)]) -> Walk {
+        for (path, text) in files {
+            let full = root.join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        }
+        age_tree(root);
+        walk(root, &roomy(), &Snapshot::default()).unwrap()
+    }
+
+    /// Make every file and directory under `root` (`.git` included) an hour old, so that the snapshot
+    /// trusts their stat data.
+    fn age_tree(root: &Path) {
+        let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else {
+                    std::fs::File::open(&path)
+                        .unwrap()
+                        .set_modified(old)
+                        .unwrap();
+                }
+            }
+            std::fs::File::open(&dir)
+                .unwrap()
+                .set_modified(old)
+                .unwrap();
+        }
+    }
+
+    /// The snapshot the next run would load after `walk` (what `save_snapshot` records, blob ids aside).
+    fn snapshot_of(walk: &Walk) -> Snapshot {
+        let mut next = Snapshot::new(walk.started.unwrap());
+        next.layout = walk.layout.clone().unwrap();
+        let texts = walk.files.iter().filter_map(|f| {
+            let seen = Seen::Text {
+                blob: [0; 20],
+                clean: true,
+            };
+            Some(Entry {
+                path: f.path.clone(),
+                stat: f.stat?,
+                seen,
+            })
+        });
+        let learned = walk.learned.iter().map(|(path, stat, seen)| Entry {
+            path: path.clone(),
+            stat: *stat,
+            seen: *seen,
+        });
+        next.files = Entries::from_unsorted(texts.chain(learned).collect());
+        next
+    }
+
+    fn paths(walk: &Walk) -> Vec<&str> {
+        walk.files.iter().map(|f| f.path.as_str()).collect()
+    }
+
+    #[test]
+    fn a_hidden_entry_an_ignore_rule_re_includes_is_walked_and_relisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        git2::Repository::init(root).unwrap();
+        let first = first_walk(
+            root,
+            &[
+                (".onepassignore", "!.github/\n!.eslintrc.js\n!.git/\n"),
+                (".gitignore", "!.git\n"),
+                (".github/workflows/ci.yml", "on: push\n"),
+                (".github/.cache.yml", "not re-included\n"),
+                (".eslintrc.js", "module.exports = {};\n"),
+                (".prettierrc", "{}\n"),
+                ("src/a.rs", "fn a() {}\n"),
+            ],
+        );
+        // Re-included: the file and the directory. Not re-included: other hidden names, even inside a
+        // re-included directory. Never: the repository's own .git, whatever the rules say.
+        assert_eq!(
+            paths(&first),
+            [".eslintrc.js", ".github/workflows/ci.yml", "src/a.rs"]
+        );
+        let layout = first.layout.as_ref().unwrap();
+        assert!(layout.complete);
+        assert!(layout.dirs.iter().any(|(d, _)| d == ".github/workflows"));
+        assert!(
+            !layout
+                .dirs
+                .iter()
+                .any(|(d, _)| d.starts_with(".git/") || d == ".git")
+        );
+        let guard = |name: &str| {
+            let path = root.join(name).to_string_lossy().into_owned();
+            layout.guards.iter().any(|(g, _)| *g == path)
+        };
+        assert!(guard(".onepassignore") && guard(".gitignore"));
+
+        // The next walk reuses the listing, the re-included files with it.
+        let known = snapshot_of(&first);
+        let second = walk(root, &roomy(), &known).unwrap();
+        assert!(second.relisted);
+        assert_eq!(paths(&second), paths(&first));
+
+        // The rule taken out (the directory unchanged): listed again, without the file.
+        std::fs::write(root.join(".onepassignore"), "!.github/\n").unwrap();
+        let third = walk(root, &roomy(), &known).unwrap();
+        assert!(!third.relisted);
+        assert_eq!(paths(&third), [".github/workflows/ci.yml", "src/a.rs"]);
+    }
+
+    #[test]
+    fn an_ignore_file_its_own_rules_ignore_still_guards_the_listing() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let first = first_walk(
+            root,
+            &[
+                ("sub/.gitignore", ".*\n"),
+                ("sub/a.rs", "fn a() {}\n"),
+                ("sub/b.rs", "fn b() {}\n"),
+            ],
+        );
+        assert_eq!(paths(&first), ["sub/a.rs", "sub/b.rs"]);
+        let known = snapshot_of(&first);
+        assert!(walk(root, &roomy(), &known).unwrap().relisted);
+        // Edited in place: the directory's stat data is unchanged, the ignore file's is not.
+        std::fs::write(root.join("sub/.gitignore"), ".*\nb.rs\n").unwrap();
+        let after = walk(root, &roomy(), &known).unwrap();
+        assert!(!after.relisted);
+        assert_eq!(paths(&after), ["sub/a.rs"]);
     }
 
     #[test]

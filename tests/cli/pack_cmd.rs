@@ -415,6 +415,7 @@ fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> s
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home)
         .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
+        .env_remove("GIT_CONFIG_GLOBAL")
         .args(["pack", "--json"])
         .args(args)
         .output()
@@ -425,6 +426,16 @@ fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> s
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The paths of the files a `pack --json` report packed whole.
+fn paths(report: &serde_json::Value) -> Vec<String> {
+    report["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// Every regular file of the working tree, outside `.git`, and with `dirs` its directories too (the root
@@ -489,14 +500,6 @@ fn the_listing_is_reused_until_a_directory_or_an_ignore_file_changes() {
     let home = tempfile::tempdir().unwrap();
     let old = settle(&root);
     let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
-    let paths = |report: &serde_json::Value| {
-        report["files"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["path"].as_str().unwrap().to_string())
-            .collect::<Vec<_>>()
-    };
     let first = pack();
     assert_eq!(first["totals"]["walk_relisted"], false);
     let second = pack();
@@ -604,4 +607,89 @@ fn uncommitted_files_are_remembered_until_the_index_changes() {
     index.write().unwrap();
     let staged = pack();
     assert!(!uncommitted(&staged), "the staged content is git's index's");
+}
+
+/// A hidden file or directory that an ignore file re-includes with a `!` rule is listed like any other file,
+/// on a warm run too; other hidden names and `.git` stay out, and taking the rule out lists the tree again.
+#[test]
+fn hidden_files_an_ignore_rule_re_includes_are_listed() {
+    let run = hello()
+        .file(".onepassignore", "!.github/\n!.eslintrc.js\n!.git/\n")
+        .file(".github/workflows/ci.yml", "on: push\n")
+        .file(".eslintrc.js", "module.exports = {};\n")
+        .file(".prettierrc", "{}\n")
+        .commit()
+        .args(&["pack", "--list", "anything"])
+        .run()
+        .status(0);
+    let mut listed: Vec<&str> = run.stdout.lines().collect();
+    listed.sort_unstable();
+    assert_eq!(
+        listed,
+        [
+            ".eslintrc.js",
+            ".github/workflows/ci.yml",
+            "Cargo.toml",
+            "README.md",
+            "src/main.rs"
+        ]
+    );
+    let root = run.case.path().to_path_buf();
+    let home = tempfile::tempdir().unwrap();
+    settle(&root);
+    let pack = || pack_json(&root, home.path(), &["anything"]);
+    let first = pack();
+    let warm = pack();
+    assert_eq!(warm["totals"]["walk_relisted"], true, "{}", warm["totals"]);
+    assert_eq!(paths(&warm), paths(&first));
+    assert!(paths(&warm).contains(&".eslintrc.js".to_string()));
+
+    std::fs::write(root.join(".onepassignore"), "!.github/\n").unwrap();
+    let after = pack();
+    assert_eq!(after["totals"]["walk_relisted"], false);
+    assert!(!paths(&after).contains(&".eslintrc.js".to_string()));
+    assert!(paths(&after).contains(&".github/workflows/ci.yml".to_string()));
+}
+
+/// The global excludes file named by the user's git config (`core.excludesFile`, a leading `~/` expanded)
+/// decides the listing like the ignore files in the tree: made, edited or removed, the next walk lists the tree
+/// again.
+#[test]
+fn the_excludes_file_the_git_config_names_guards_the_listing() {
+    let case = hello()
+        .file("src/colors.rs", "pub fn palette() {}\n")
+        .file("notes/todo.md", "paint the palette\n")
+        .commit();
+    let root = case.path().to_path_buf();
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".gitconfig"),
+        "[core]\n\texcludesFile = ~/my-excludes\n",
+    )
+    .unwrap();
+    settle(&root);
+    let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
+    assert!(paths(&pack()).contains(&"notes/todo.md".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    // Absent until now: made, it is read.
+    let excludes = home.path().join("my-excludes");
+    std::fs::write(&excludes, "notes/\n").unwrap();
+    let made = pack();
+    assert_eq!(made["totals"]["walk_relisted"], false);
+    assert!(!paths(&made).contains(&"notes/todo.md".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    // Edited in place.
+    std::fs::write(&excludes, "src/colors.rs\n").unwrap();
+    let edited = pack();
+    assert_eq!(edited["totals"]["walk_relisted"], false);
+    assert!(paths(&edited).contains(&"notes/todo.md".to_string()));
+    assert!(!paths(&edited).contains(&"src/colors.rs".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    std::fs::remove_file(&excludes).unwrap();
+    let removed = pack();
+    assert_eq!(removed["totals"]["walk_relisted"], false);
+    assert!(paths(&removed).contains(&"src/colors.rs".to_string()));
 }
