@@ -227,14 +227,15 @@ const RELIST_RUN: usize = 512;
 /// Ignore files the walk honours inside the tree (hidden: candidates only where a rule re-includes them).
 const IGNORE_FILES: &[&str] = &[".gitignore", ".ignore", ".onepassignore"];
 
-/// The ignore files of a directory the walk enters, with their stat data (an absent one needs no guard:
-/// making it changes the directory's stat data).
-fn ignore_files_in(dir: &Path) -> impl Iterator<Item = (String, Option<FileStat>)> + '_ {
-    IGNORE_FILES.iter().filter_map(|name| {
-        let path = dir.join(name);
-        let stat = stat_of(&path)?;
-        Some((path.to_string_lossy().into_owned(), Some(stat)))
-    })
+/// What a full walk learns of a directory it enters.
+#[derive(Debug, Default, PartialEq)]
+struct DirProbe {
+    stat: Option<FileStat>,
+    /// It has a `.git` of its own: another repository.
+    nested: bool,
+    /// Its ignore files, with their stat data (an absent one needs no guard: making it changes the
+    /// directory's stat data).
+    ignore_files: Vec<(&'static str, FileStat)>,
 }
 
 /// List the candidates. When the last walk's layout still holds (same options, no directory and no ignore
@@ -320,21 +321,70 @@ impl Under {
         #[cfg(unix)]
         if let Some(dir) = &self.dir {
             let rel = if rel.is_empty() { "." } else { rel };
-            let st = rustix::fs::statat(dir, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW).ok()?;
-            return Some(FileStat {
-                size: st.st_size as u64,
-                mtime: (st.st_mtime as i64, st.st_mtime_nsec as u32),
-                ctime: (st.st_ctime as i64, st.st_ctime_nsec as u32),
-                ino: st.st_ino as u64,
-            });
+            return statat(dir, rel);
         }
+        stat_of(&self.full(rel))
+    }
+
+    fn full(&self, rel: &str) -> PathBuf {
         let mut full = PathBuf::with_capacity(self.root.as_os_str().len() + 1 + rel.len());
         full.push(&self.root);
         if !rel.is_empty() {
             full.push(rel);
         }
-        stat_of(&full)
+        full
     }
+
+    /// The directory `rel` (empty for the root). On Unix it is opened once and its entries looked up from
+    /// it: five lookups of one name each instead of five of the whole path.
+    fn probe_dir(&self, rel: &str) -> DirProbe {
+        #[cfg(unix)]
+        if let Some(root) = &self.dir {
+            use rustix::fs::{Mode, OFlags};
+            let rel = if rel.is_empty() { "." } else { rel };
+            let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+            let Ok(dir) = rustix::fs::openat(root, rel, flags, Mode::empty()) else {
+                return DirProbe::default();
+            };
+            return DirProbe {
+                stat: rustix::fs::fstat(&dir).ok().map(|st| file_stat(&st)),
+                nested: statat(&dir, ".git").is_some(),
+                ignore_files: IGNORE_FILES
+                    .iter()
+                    .filter_map(|name| Some((*name, statat(&dir, name)?)))
+                    .collect(),
+            };
+        }
+        let dir = self.full(rel);
+        DirProbe {
+            stat: stat_of(&dir),
+            nested: std::fs::symlink_metadata(dir.join(".git")).is_ok(),
+            ignore_files: IGNORE_FILES
+                .iter()
+                .filter_map(|name| Some((*name, stat_of(&dir.join(name))?)))
+                .collect(),
+        }
+    }
+}
+
+// The widths of the stat fields differ between platforms: the casts are needed on some.
+#[cfg(unix)]
+#[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+fn file_stat(st: &rustix::fs::Stat) -> FileStat {
+    FileStat {
+        size: st.st_size as u64,
+        mtime: (i64::from(st.st_mtime), st.st_mtime_nsec as u32),
+        ctime: (i64::from(st.st_ctime), st.st_ctime_nsec as u32),
+        ino: u64::from(st.st_ino),
+    }
+}
+
+/// The stat data of `rel` under the directory `dir`, not following a final symlink.
+#[cfg(unix)]
+fn statat(dir: &rustix::fd::OwnedFd, rel: &str) -> Option<FileStat> {
+    rustix::fs::statat(dir, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
+        .ok()
+        .map(|st| file_stat(&st))
 }
 
 /// The last walk's listing, if nothing that decides it changed; every file is still stat'ed.
@@ -506,10 +556,20 @@ fn full_walk(
     // rule re-includes them (`!.github/`), as git would list them; the filter below never sees the hidden
     // ones it passes over, so the ignore files of each directory entered are looked up by name (three
     // lookups a directory, on a full walk only). `.git` is never entered, whatever the rules say.
+    let under = Arc::new(Under::open(root));
+    let at_root = under.probe_dir("");
+    // An ignore file is guarded by its full path.
+    fn guards_of(dir: &Path, probe: DirProbe) -> Vec<(String, Option<FileStat>)> {
+        let files = probe.ignore_files.into_iter();
+        files
+            .map(|(name, stat)| (dir.join(name).to_string_lossy().into_owned(), Some(stat)))
+            .collect()
+    }
     let layout = Arc::new(Mutex::new(Layout {
         key,
         complete: true,
-        dirs: stat_of(root)
+        dirs: at_root
+            .stat
             .map(|s| (String::new(), s))
             .into_iter()
             .collect(),
@@ -519,7 +579,7 @@ fn full_walk(
                 let stat = stat_of(&p);
                 (p.to_string_lossy().into_owned(), stat)
             })
-            .chain(ignore_files_in(root))
+            .chain(guards_of(root, at_root))
             .collect(),
         nested: Vec::new(),
     }));
@@ -539,18 +599,19 @@ fn full_walk(
         let Some(path) = relative(&top, entry.path()) else {
             return true;
         };
-        if std::fs::symlink_metadata(entry.path().join(".git")).is_ok() {
+        let mut probe = under.probe_dir(&path);
+        if probe.nested {
             lock(&seen).nested.push(path);
             return false;
         }
-        let stat = stat_of(entry.path());
-        let ignore_files: Vec<_> = ignore_files_in(entry.path()).collect();
+        let stat = probe.stat;
+        let guards = guards_of(entry.path(), std::mem::take(&mut probe));
         let mut record = lock(&seen);
         match stat {
             Some(stat) => record.dirs.push((path, stat)),
             None => record.complete = false,
         }
-        record.guards.extend(ignore_files);
+        record.guards.extend(guards);
         true
     });
     builder
@@ -879,6 +940,27 @@ mod tests {
             ]
         );
         assert!(walk.layout.as_ref().unwrap().complete);
+    }
+
+    #[test]
+    fn a_directory_probe_finds_its_ignore_files_and_a_repository_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("a/vendored/.git")).unwrap();
+        std::fs::write(dir.path().join("a/.gitignore"), "*.log\n").unwrap();
+        std::fs::write(dir.path().join("a/.onepassignore"), "x\n").unwrap();
+        let under = Under::open(dir.path());
+        let probe = under.probe_dir("a");
+        assert_eq!(probe.stat, stat_of(&dir.path().join("a")));
+        assert!(probe.stat.is_some() && !probe.nested);
+        let names: Vec<&str> = probe.ignore_files.iter().map(|f| f.0).collect();
+        assert_eq!(names, [".gitignore", ".onepassignore"]);
+        assert_eq!(
+            Some(probe.ignore_files[0].1),
+            stat_of(&dir.path().join("a/.gitignore"))
+        );
+        assert!(under.probe_dir("a/vendored").nested);
+        assert_eq!(under.probe_dir("").stat, stat_of(dir.path()));
+        assert_eq!(under.probe_dir("gone"), DirProbe::default());
     }
 
     #[test]
