@@ -1072,19 +1072,42 @@ impl Query {
 /// `spec` or `__tests__` folder, `test_*`, `*_test.*`, `*.test.*`, `*.spec.*`, `*Test.java`) and documentation
 /// (Markdown, reStructuredText, plain text, a `docs` folder) count for less than code.
 fn file_kind(path: &str) -> (&'static str, f64) {
-    // Called for every file: the name is lower-cased on the stack, the directories compared as they are.
+    // Called for every file of the repository on every run: byte comparisons in any case, no copies.
     let (dirs, name) = path.rsplit_once('/').unwrap_or(("", path));
-    super::with_ascii_lower(name, |name| kind_of(path, dirs, name))
+    let (test_dir, doc_dir) = dir_kinds(dirs);
+    let name = name.as_bytes();
+    let same = |a: &[u8], b: &str| a.eq_ignore_ascii_case(b.as_bytes());
+    let starts = |s: &[u8], p: &str| s.len() >= p.len() && same(&s[..p.len()], p);
+    let ends = |s: &[u8], p: &str| s.len() >= p.len() && same(&s[s.len() - p.len()..], p);
+    let holds = |s: &[u8], p: &str| s.windows(p.len()).any(|w| same(w, p));
+    let stem = &name[..name.iter().position(|&b| b == b'.').unwrap_or(name.len())];
+    let test = test_dir
+        || starts(stem, "test_")
+        || ends(stem, "_test")
+        || ends(stem, "_tests")
+        || same(stem, "tests")
+        || holds(name, ".test.")
+        || holds(name, ".spec.")
+        || (path.ends_with("Test.java") || path.ends_with("Tests.java"));
+    if test {
+        return ("test", W_TEST_FILE);
+    }
+    // The extension, or the whole name when it has none.
+    let ext = &name[name.iter().rposition(|&b| b == b'.').map_or(0, |i| i + 1)..];
+    let doc = ["md", "rst", "txt", "adoc", "markdown"]
+        .iter()
+        .any(|e| same(ext, e))
+        || doc_dir;
+    if doc {
+        return ("docs", W_DOC_FILE);
+    }
+    ("code", 1.0)
 }
 
-/// [`file_kind`] of `path`, given its directories and its lower-cased name.
-fn kind_of(path: &str, dirs: &str, name: &str) -> (&'static str, f64) {
-    let stem = name.split('.').next().unwrap_or(name);
-    let in_dir = |names: &[&str]| {
-        dirs.split('/')
-            .any(|d| names.iter().any(|n| n.eq_ignore_ascii_case(d)))
-    };
-    let test = in_dir(&[
+/// Whether any of `dirs` (a path's directories, `/`-separated) is a test folder, and whether any is a
+/// documentation folder, in any case.
+fn dir_kinds(dirs: &str) -> (bool, bool) {
+    const TEST_DIRS: [&str; 7] = [
         "test",
         "tests",
         "spec",
@@ -1092,24 +1115,18 @@ fn kind_of(path: &str, dirs: &str, name: &str) -> (&'static str, f64) {
         "__tests__",
         "testing",
         "testdata",
-    ]) || stem.starts_with("test_")
-        || stem.ends_with("_test")
-        || stem.ends_with("_tests")
-        || stem == "tests"
-        || name.contains(".test.")
-        || name.contains(".spec.")
-        || (path.ends_with("Test.java") || path.ends_with("Tests.java"));
-    if test {
-        return ("test", W_TEST_FILE);
+    ];
+    const DOC_DIRS: [&str; 3] = ["doc", "docs", "documentation"];
+    let (mut test, mut doc) = (false, false);
+    for d in dirs.split('/') {
+        // The names are 3 to 13 bytes long: most folders are passed over by their length.
+        if !(3..=13).contains(&d.len()) {
+            continue;
+        }
+        test |= TEST_DIRS.iter().any(|t| t.eq_ignore_ascii_case(d));
+        doc |= DOC_DIRS.iter().any(|t| t.eq_ignore_ascii_case(d));
     }
-    let doc = matches!(
-        name.rsplit('.').next().unwrap_or(""),
-        "md" | "rst" | "txt" | "adoc" | "markdown"
-    ) || in_dir(&["doc", "docs", "documentation"]);
-    if doc {
-        return ("docs", W_DOC_FILE);
-    }
-    ("code", 1.0)
+    (test, doc)
 }
 
 /// Other forms of an English word as code and prose spell it: plural and singular, and the verb's `-ing`,
@@ -1266,12 +1283,14 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         };
         for (j, d) in run.iter().enumerate() {
             let row = &mut out.tf[j * width..(j + 1) * width];
-            let terms = if width == 0 {
-                None
+            // The keys as they lie, four bytes each: this loop reads every term of the repository.
+            let keys = if width == 0 {
+                &[][..]
             } else {
-                Some(&d.index.terms)
+                d.index.terms.keys().bytes()
             };
-            for (i, k) in terms.into_iter().flat_map(|t| t.keys().iter().enumerate()) {
+            for (i, b) in keys.chunks_exact(4).enumerate() {
+                let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
                 if filter.might_hold(u64::from(k))
                     && let Some(at) = word_keys.iter().position(|&w| w == k)
                 {
@@ -2116,6 +2135,22 @@ mod tests {
         assert_eq!(file_kind("web/app.spec.ts").0, "test");
         assert_eq!(file_kind("lib/test_utils/x.py").0, "code");
         assert_eq!(file_kind("README.md").0, "docs");
+        // Any case, in the folders and the name; an extension-less name is its own extension.
+        for (path, kind) in [
+            ("src/__TESTS__/a.js", "test"),
+            ("pkg/Foo.Spec.ts", "test"),
+            ("Test_Parser.py", "test"),
+            ("core/TESTS.rs", "test"),
+            ("src/FooTest.java", "test"),
+            ("src/Footest.java", "code"),
+            ("Docs/guide.js", "docs"),
+            ("notes/Guide.MD", "docs"),
+            ("md", "docs"),
+            ("src/api.md.js", "code"),
+            ("src/testament/latest.rs", "code"),
+        ] {
+            assert_eq!(file_kind(path).0, kind, "{path}");
+        }
     }
 
     #[test]
