@@ -279,14 +279,17 @@ pub fn pack_walked(
     let mut packed = crate::pack::pack(input, limits, templates, counter)?;
     cache.remember_request(request);
     let started = std::time::Instant::now();
-    // A cache that cannot be written only costs time on the next run.
-    let _ = crate::pack::cache::save(location.as_deref(), cache);
-    save_snapshot(walked, &packed.ids, &packed.clean);
-    // The saved uncommitted files were used as they are: nothing to write.
-    let saved_used = *status_saved && unchanged;
-    if let Some(git_dir) = git_dir.as_deref().filter(|_| !saved_used) {
-        crate::repo::signals::save_status(git_dir, &packed.dirty);
-    }
+    // The cache, the snapshot and the status are written side by side (after a first pack, the cache and
+    // the snapshot are megabytes each). One that cannot be written only costs time on the next run.
+    std::thread::scope(|scope| {
+        scope.spawn(|| crate::pack::cache::save(location.as_deref(), cache));
+        save_snapshot(walked, &packed.ids, &packed.clean);
+        // The saved uncommitted files were used as they are: nothing to write.
+        let saved_used = *status_saved && unchanged;
+        if let Some(git_dir) = git_dir.as_deref().filter(|_| !saved_used) {
+            crate::repo::signals::save_status(git_dir, &packed.dirty);
+        }
+    });
     packed
         .timings_ms
         .insert("git_facts_and_cache_load", *prepare_ms);
