@@ -19,14 +19,26 @@ fn main() {
         _ => version.to_string(),
     };
     println!("cargo:rustc-env=ONEPASS_VERSION={full}");
-    if let Some(git_dir) = git(&["rev-parse", "--git-dir"]) {
-        let git_dir = std::path::Path::new(&dir).join(git_dir);
-        println!("cargo:rerun-if-changed={}", git_dir.join("HEAD").display());
-        if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"]) {
-            println!(
-                "cargo:rerun-if-changed={}",
-                git_dir.join(head_ref).display()
-            );
+    // Rebuild when HEAD moves. In a linked worktree HEAD is the worktree's own and the refs are the main
+    // repository's (`--git-path` resolves both); a path that does not exist would make cargo rebuild every
+    // time, so only what exists is watched: the branch's loose ref and its folder (a first loose ref for
+    // it appears there), and the packed refs.
+    let watch = |path: &str| {
+        let path = std::path::Path::new(&dir).join(path);
+        if path.exists() {
+            println!("cargo:rerun-if-changed={}", path.display());
+        }
+    };
+    if let Some(head) = git(&["rev-parse", "--git-path", "HEAD"]) {
+        watch(&head);
+    }
+    if let Some(head_ref) = git(&["symbolic-ref", "-q", "HEAD"]) {
+        let folder = head_ref.rsplit_once('/').map_or("", |(folder, _)| folder);
+        for name in [head_ref.as_str(), folder, "packed-refs"] {
+            if let Some(path) = git(&["rev-parse", "--git-path", name]).filter(|_| !name.is_empty())
+            {
+                watch(&path);
+            }
         }
     }
     println!("cargo:rerun-if-changed=build.rs");
