@@ -76,5 +76,22 @@ fn main() {
     stage("blob ids", &mut |_, t| {
         u64::from(onepass::pack::cache::blob_id(t.as_bytes())[0])
     });
+    // Not per byte: the layout of the whole tree, as a pack with a 128k budget folds it.
+    let mut paths: Vec<&str> = texts.iter().map(|t| t.0.as_str()).collect();
+    paths.sort_unstable();
+    let times = (0..5)
+        .map(|_| {
+            let started = Instant::now();
+            sink =
+                sink.wrapping_add(onepass::pack::outline::path_tree(&paths, 24_000).len() as u64);
+            started.elapsed()
+        })
+        .collect();
+    println!(
+        "{:<22} {:>8.1} ms  ({} paths)",
+        "path tree",
+        median(times).as_secs_f64() * 1000.0,
+        paths.len()
+    );
     println!("(checksum {sink})");
 }

@@ -252,71 +252,87 @@ fn top_level(node: Node<'_>) -> bool {
 /// with its file names and its subdirectories. When the whole tree is too large, directories below some depth
 /// are folded into their parent as `name/ (N files)`, and very long file lists are cut with a count.
 pub fn path_tree(paths: &[&str], max_bytes: usize) -> String {
-    use std::collections::BTreeMap;
-    #[derive(Default)]
+    use std::collections::HashMap;
+    type Map<K, V> = HashMap<K, V, super::rank::Quick>;
     struct Dir<'a> {
+        path: &'a str,
+        depth: usize,
         files: Vec<&'a str>,
+        /// Files here and below.
         total: usize,
+        /// Subdirectories, by their place in `dirs`, in order.
+        children: Vec<usize>,
     }
-    let mut dirs: BTreeMap<&str, Dir<'_>> = BTreeMap::new();
-    dirs.entry("").or_default();
+    // Each directory's files (in the order given), then its total and its ancestors', one walk up per
+    // directory.
+    let mut files: Map<&str, Vec<&str>> = Map::default();
     for path in paths {
         let (dir, name) = path.rsplit_once('/').unwrap_or(("", path));
-        dirs.entry(dir).or_default().files.push(name);
-        // Count the file in every ancestor, and make sure each ancestor exists.
-        let mut at = dir;
+        files.entry(dir).or_default().push(name);
+    }
+    let mut totals: Map<&str, usize> = Map::default();
+    totals.insert("", 0);
+    for (dir, names) in &files {
+        let mut at = *dir;
         loop {
-            dirs.entry(at).or_default().total += 1;
+            *totals.entry(at).or_default() += names.len();
             if at.is_empty() {
                 break;
             }
             at = at.rsplit_once('/').map_or("", |(parent, _)| parent);
         }
     }
-    let depth_of = |d: &str| {
-        if d.is_empty() {
-            0
-        } else {
-            d.matches('/').count() + 1
-        }
-    };
-    let max_depth = dirs.keys().map(|d| depth_of(d)).max().unwrap_or(0);
+    let mut order: Vec<&str> = totals.keys().copied().collect();
+    order.sort_unstable();
+    let mut dirs: Vec<Dir<'_>> = order
+        .iter()
+        .map(|&path| Dir {
+            path,
+            depth: if path.is_empty() {
+                0
+            } else {
+                path.matches('/').count() + 1
+            },
+            files: files.remove(path).unwrap_or_default(),
+            total: totals[path],
+            children: Vec::new(),
+        })
+        .collect();
+    let place: Map<&str, usize> = order.iter().enumerate().map(|(i, &d)| (d, i)).collect();
+    for (i, dir) in order.iter().enumerate().skip(1) {
+        let parent = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
+        dirs[place[parent]].children.push(i);
+    }
+    let max_depth = dirs.iter().map(|d| d.depth).max().unwrap_or(0);
     let render = |limit: usize, names_per_line: usize| -> String {
         let mut out = String::new();
-        for (dir, entry) in &dirs {
-            let depth = depth_of(dir);
+        for dir in &dirs {
             // A directory with no files of its own says nothing its subdirectories' lines do not.
-            if depth > limit || (entry.files.is_empty() && depth < limit) {
+            if dir.depth > limit || (dir.files.is_empty() && dir.depth < limit) {
                 continue;
             }
-            out.push_str(if dir.is_empty() { "./" } else { dir });
-            if !dir.is_empty() {
+            out.push_str(if dir.path.is_empty() { "./" } else { dir.path });
+            if !dir.path.is_empty() {
                 out.push('/');
             }
             out.push(':');
-            for name in entry.files.iter().take(names_per_line) {
+            for name in dir.files.iter().take(names_per_line) {
                 out.push(' ');
                 out.push_str(name);
             }
-            if entry.files.len() > names_per_line {
-                out.push_str(&format!(" … +{} files", entry.files.len() - names_per_line));
+            if dir.files.len() > names_per_line {
+                out.push_str(&format!(" … +{} files", dir.files.len() - names_per_line));
             }
-            if depth == limit {
+            if dir.depth == limit {
                 // Fold the subdirectories into this line.
-                let prefix = if dir.is_empty() {
-                    String::new()
+                let prefix = if dir.path.is_empty() {
+                    0
                 } else {
-                    format!("{dir}/")
+                    dir.path.len() + 1
                 };
-                for (sub, e) in dirs
-                    .range::<str, _>((std::ops::Bound::Excluded(*dir), std::ops::Bound::Unbounded))
-                {
-                    if !sub.starts_with(&prefix) {
-                        break;
-                    }
-                    if depth_of(sub) == limit + 1 {
-                        out.push_str(&format!(" {}/ ({} files)", &sub[prefix.len()..], e.total));
-                    }
+                for &c in &dir.children {
+                    let sub = &dirs[c];
+                    out.push_str(&format!(" {}/ ({} files)", &sub.path[prefix..], sub.total));
                 }
             }
             out.push('\n');
@@ -461,6 +477,18 @@ mod tests {
         let folded = path_tree(&paths, 50);
         assert_eq!(folded, "./: Cargo.toml src/ (3 files) tests/ (1 files)\n");
         assert!(path_tree(&paths, 10).len() <= 10);
+        // A sibling whose name continues the folded directory's (`a-b` sorts between `a` and `a/x`) does
+        // not hide the folded directory's subdirectories.
+        let paths = [
+            "a/i.rs",
+            "a/x/first.rs",
+            "a/x/second.rs",
+            "a/x/third.rs",
+            "a/y/h.rs",
+            "a-b/g.rs",
+        ];
+        let folded = "a/: i.rs x/ (3 files) y/ (1 files)\na-b/: g.rs\n";
+        assert_eq!(path_tree(&paths, folded.len()), folded);
     }
 
     #[test]
