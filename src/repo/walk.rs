@@ -295,11 +295,12 @@ fn stat_of(path: &Path) -> Option<FileStat> {
         .map(|m| FileStat::of(&m))
 }
 
-/// Stat data of paths under the repository's root. On Unix the root is opened once and every path is
-/// looked up from it, not from `/`: a quarter less of the relisting's time goes to walking path components.
+/// Stat data of paths under the repository's root. On Linux the root is opened once (`O_PATH`) and every
+/// path is looked up from it, not from `/`: a quarter less of the relisting's time goes to walking path
+/// components. Elsewhere paths are joined to the root.
 struct Under {
     root: PathBuf,
-    #[cfg(unix)]
+    #[cfg(target_os = "linux")]
     dir: Option<rustix::fd::OwnedFd>,
 }
 
@@ -307,7 +308,7 @@ impl Under {
     fn open(root: &Path) -> Under {
         Under {
             root: root.to_path_buf(),
-            #[cfg(unix)]
+            #[cfg(target_os = "linux")]
             dir: {
                 use rustix::fs::{CWD, Mode, OFlags};
                 let flags = OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC;
@@ -318,7 +319,7 @@ impl Under {
 
     /// The stat data of `rel` (repo-relative; empty for the root), not following a final symlink.
     fn stat(&self, rel: &str) -> Option<FileStat> {
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         if let Some(dir) = &self.dir {
             let rel = if rel.is_empty() { "." } else { rel };
             return statat(dir, rel);
@@ -335,10 +336,10 @@ impl Under {
         full
     }
 
-    /// The directory `rel` (empty for the root). On Unix it is opened once and its entries looked up from
+    /// The directory `rel` (empty for the root). On Linux it is opened once and its entries looked up from
     /// it: five lookups of one name each instead of five of the whole path.
     fn probe_dir(&self, rel: &str) -> DirProbe {
-        #[cfg(unix)]
+        #[cfg(target_os = "linux")]
         if let Some(root) = &self.dir {
             use rustix::fs::{Mode, OFlags};
             let rel = if rel.is_empty() { "." } else { rel };
@@ -368,7 +369,7 @@ impl Under {
 }
 
 // The widths of the stat fields differ between platforms: the casts are needed on some.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
 fn file_stat(st: &rustix::fs::Stat) -> FileStat {
     FileStat {
@@ -380,7 +381,7 @@ fn file_stat(st: &rustix::fs::Stat) -> FileStat {
 }
 
 /// The stat data of `rel` under the directory `dir`, not following a final symlink.
-#[cfg(unix)]
+#[cfg(target_os = "linux")]
 fn statat(dir: &rustix::fd::OwnedFd, rel: &str) -> Option<FileStat> {
     rustix::fs::statat(dir, rel, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
         .ok()
