@@ -25,15 +25,23 @@ use super::records::{Keys, Terms, key};
 
 /// A 64-bit FNV-1a hash of a lower-cased term: index data stores hashes, not strings.
 pub const fn hash_term(term: &str) -> u64 {
-    let bytes = term.as_bytes();
+    hash_lower(term.as_bytes())
+}
+
+/// FNV-1a over `bytes` lower-cased (ASCII): the hash of terms and of a message's words.
+const fn hash_lower(bytes: &[u8]) -> u64 {
     let mut h = FNV_OFFSET;
     let mut i = 0;
     while i < bytes.len() {
-        h ^= bytes[i].to_ascii_lowercase() as u64;
-        h = h.wrapping_mul(FNV_PRIME);
+        h = fnv(h, bytes[i].to_ascii_lowercase());
         i += 1;
     }
     h
+}
+
+/// One byte into an FNV-1a hash.
+const fn fnv(h: u64, b: u8) -> u64 {
+    (h ^ b as u64).wrapping_mul(FNV_PRIME)
 }
 
 /// The [`hash_term`] of each of `N` words, at compile time.
@@ -53,7 +61,7 @@ pub fn for_each_term(text: &str, mut each: impl FnMut(&str)) {
     let mut whole = String::new();
     let mut part = String::new();
     for word in text.split(|c: char| !(c.is_alphanumeric() || c == '_')) {
-        if word.is_empty() || word.len() > 80 {
+        if word.is_empty() || word.len() > LONGEST_WORD {
             continue;
         }
         whole.clear();
@@ -124,10 +132,6 @@ static CLASS: [u8; 256] = {
 
 /// Longest word given terms: longer runs are data (hashes, base64), not names.
 const LONGEST_WORD: usize = 80;
-
-fn fnv(h: u64, b: u8) -> u64 {
-    (h ^ u64::from(b)).wrapping_mul(FNV_PRIME)
-}
 
 /// As [`for_each_term`], giving each term's [`hash_term`] without building strings: the indexing hot loop.
 /// One pass over each word hashes its parts and, beside them, the whole word (given only when the word has
@@ -245,7 +249,7 @@ impl std::hash::Hasher for PrehashedHasher {
     }
     fn write(&mut self, bytes: &[u8]) {
         for &b in bytes {
-            self.0 = (self.0 ^ u64::from(b)).wrapping_mul(FNV_PRIME);
+            self.0 = fnv(self.0, b);
         }
     }
     fn write_u64(&mut self, n: u64) {
@@ -553,11 +557,7 @@ pub fn index(text: &str) -> FileIndex {
 
 /// The hash of one word of a message, lower-cased (words are compared as written: no stemming).
 fn hash_words(word: &[u8]) -> u64 {
-    let mut h = FNV_OFFSET;
-    for &b in word {
-        h = (h ^ u64::from(b.to_ascii_lowercase())).wrapping_mul(FNV_PRIME);
-    }
-    h
+    hash_lower(word)
 }
 
 /// The hash of a run of words from the hash of its first part and of the next word.
@@ -1283,19 +1283,15 @@ pub fn rank(request: &str, docs: &[Doc<'_>], git: &GitFacts) -> Vec<Score> {
         };
         for (j, d) in run.iter().enumerate() {
             let row = &mut out.tf[j * width..(j + 1) * width];
-            // The keys as they lie, four bytes each: this loop reads every term of the repository.
-            let keys = if width == 0 {
-                &[][..]
-            } else {
-                d.index.terms.keys().bytes()
-            };
-            for (i, b) in keys.chunks_exact(4).enumerate() {
-                let k = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
-                if filter.might_hold(u64::from(k))
-                    && let Some(at) = word_keys.iter().position(|&w| w == k)
-                {
-                    row[at] = d.index.terms.count(i).min(u32::from(u16::MAX)) as u16;
-                    out.hit[j] = true;
+            // This loop reads every term of the repository (none when no word is looked for).
+            if width > 0 {
+                for (i, k) in d.index.terms.keys().iter().enumerate() {
+                    if filter.might_hold(u64::from(k))
+                        && let Some(at) = word_keys.iter().position(|&w| w == k)
+                    {
+                        row[at] = d.index.terms.count(i).min(u32::from(u16::MAX)) as u16;
+                        out.hit[j] = true;
+                    }
                 }
             }
             for (k, &h) in ident_hashes.iter().enumerate().take(64) {
