@@ -301,10 +301,9 @@ pub fn pack_walked(
 }
 
 /// Record what this walk learned from reading files, for the next walk to skip reading them; nothing is
-/// written when nothing changed. Redacted files are left out (their blob id names the redacted text).
+/// written when nothing changed.
 fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId], clean: &[usize]) {
-    use crate::repo::snapshot::{Entries, Entry, Seen, Snapshot};
-    let (Some(path), Some(started)) = (&walked.snapshot_path, walked.walk.started) else {
+    let Some(path) = &walked.snapshot_path else {
         return;
     };
     // The listing reused, nothing read, no file newly found clean: the snapshot on disk is this walk's.
@@ -316,32 +315,9 @@ fn save_snapshot(walked: &Walked, ids: &[crate::pack::cache::BlobId], clean: &[u
     {
         return;
     }
-    let mut next = Snapshot::new(started);
-    next.layout = walk.layout.clone().unwrap_or_default();
-    let mut entries = Vec::with_capacity(walk.recorded());
-    // A file with secrets is recorded too (by the id of its own text), never as clean: it is scanned again
-    // whenever it goes into a prompt.
-    for (i, (file, id)) in walk.files.iter().zip(ids).enumerate() {
-        if let Some(stat) = file.stat {
-            let seen = Seen::Text {
-                blob: *id,
-                clean: file.scanned_clean || clean.binary_search(&i).is_ok(),
-            };
-            entries.push(Entry {
-                path: file.path.clone(),
-                stat,
-                seen,
-            });
-        }
-    }
-    for (path, stat, seen) in &walk.learned {
-        entries.push(Entry {
-            path: path.clone(),
-            stat: *stat,
-            seen: *seen,
-        });
-    }
-    next.files = Entries::from_unsorted(entries);
+    let Some(next) = walk.snapshot(ids, |i| clean.binary_search(&i).is_ok()) else {
+        return;
+    };
     // The same entries, all trusted, and the same layout: nothing to write. (A directory's changed stat
     // data alone, say a file made and removed, is a new layout: without it the next walks would list the
     // tree again and again.)

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-use super::snapshot::{Entry, FileStat, Layout, Seen, Snapshot};
+use super::snapshot::{Entries, Entry, FileStat, Layout, Seen, Snapshot};
 use crate::pack::lock;
 
 use ignore::gitignore::{Gitignore, GitignoreBuilder};
@@ -189,6 +189,40 @@ impl Walk {
     /// The last walk's listing, every file known from the snapshot: nothing read, nothing new.
     pub fn all_known(&self) -> bool {
         self.relisted && self.reused == self.files.len() + self.learned.len()
+    }
+
+    /// The snapshot the next walk starts from (`None` for a walk that did not record its start): this
+    /// walk's layout, every file passed over, and every text file with stat data by the blob id `ids` gives
+    /// it (by position), clean when an earlier scan or `newly_clean` says so. A file with secrets is
+    /// recorded too, never as clean: it is scanned again whenever it goes into a prompt.
+    pub fn snapshot(
+        &self,
+        ids: &[[u8; 20]],
+        newly_clean: impl Fn(usize) -> bool,
+    ) -> Option<Snapshot> {
+        let mut next = Snapshot::new(self.started?);
+        next.layout = self.layout.clone().unwrap_or_default();
+        let mut entries = Vec::with_capacity(self.recorded());
+        for (i, (file, id)) in self.files.iter().zip(ids).enumerate() {
+            if let Some(stat) = file.stat {
+                let seen = Seen::Text {
+                    blob: *id,
+                    clean: file.scanned_clean || newly_clean(i),
+                };
+                entries.push(Entry {
+                    path: file.path.clone(),
+                    stat,
+                    seen,
+                });
+            }
+        }
+        entries.extend(self.learned.iter().map(|(path, stat, seen)| Entry {
+            path: path.clone(),
+            stat: *stat,
+            seen: *seen,
+        }));
+        next.files = Entries::from_unsorted(entries);
+        Some(next)
     }
 }
 
@@ -423,17 +457,11 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
             files: Vec::with_capacity(run.len()),
             ..Walk::default()
         });
-        // One buffer for the full paths of the run.
-        let mut full = PathBuf::with_capacity(root.as_os_str().len() + 256);
         for entry in *run {
             // Gone although its directory did not change: list again.
             let stat = under.stat(&entry.path)?;
-            full.clear();
-            full.push(root);
-            full.push(&entry.path);
-            let recorded = Some(entry);
             let path = entry.path.clone();
-            visit(&part, &with, recorded, path, &full, Some(stat));
+            visit(&part, &with, Some(entry), path, None, Some(stat));
         }
         Some(part.into_inner().unwrap_or_else(|e| e.into_inner()))
     });
@@ -471,19 +499,21 @@ struct Visiting<'a> {
 
 /// One regular file: passed over by name or size, known from the snapshot (`recorded`: its entry there, if
 /// any), or read and checked. `stat` is `None` for a file the last walk did not record: it is read whatever
-/// its stat data, which then comes from the opened file (one path lookup instead of two). Returns whether
-/// the file's stat data is known (the next snapshot can record it).
+/// its stat data, which then comes from the opened file (one path lookup instead of two). `full` is its
+/// path on disk when the caller has it; otherwise it is made only if the file is read. Returns whether the
+/// file's stat data is known (the next snapshot can record it).
 fn visit(
     found: &Mutex<Walk>,
     with: &Visiting<'_>,
     recorded: Option<&Entry>,
     path: String,
-    full: &Path,
+    full: Option<&Path>,
     stat: Option<FileStat>,
 ) -> bool {
     let Visiting { known, opts, root } = with;
+    let full = || full.map_or_else(|| root.join(&path), Path::to_path_buf);
     if let Err(reason) = by_name(&path, stat.map_or(0, |s| s.size), opts.max_file_size) {
-        let stat = stat.or_else(|| stat_of(full));
+        let stat = stat.or_else(|| stat_of(&full()));
         let mut found = lock(found);
         if let Some(stat) = stat {
             let same = recorded.is_some_and(|e| e.stat == stat && e.seen == Seen::Listed);
@@ -515,7 +545,7 @@ fn visit(
         }
         return true;
     }
-    let (read_stat, outcome) = read_checked(full, &path, opts.max_file_size);
+    let (read_stat, outcome) = read_checked(&full(), &path, opts.max_file_size);
     let stat = stat.or(read_stat);
     let mut found = lock(found);
     match outcome {
@@ -555,13 +585,13 @@ fn full_walk(
     // repositories. Directories with their own `.git` (submodules, nested clones, linked worktrees) belong
     // to another history: they are recorded and not entered. `ignore` passes over hidden entries unless a
     // rule re-includes them (`!.github/`), as git would list them; the filter below never sees the hidden
-    // ones it passes over, so the ignore files of each directory entered are looked up by name (three
-    // lookups a directory, on a full walk only). `.git` is never entered, whatever the rules say.
+    // ones it passes over, so each directory entered is probed for its `.git` and its ignore files by name
+    // ([`Under::probe_dir`], on a full walk only). `.git` is never entered, whatever the rules say.
     let under = Arc::new(Under::open(root));
     let at_root = under.probe_dir("");
     // An ignore file is guarded by its full path.
-    fn guards_of(dir: &Path, probe: DirProbe) -> Vec<(String, Option<FileStat>)> {
-        let files = probe.ignore_files.into_iter();
+    fn guards_of(dir: &Path, files: Vec<(&str, FileStat)>) -> Vec<(String, Option<FileStat>)> {
+        let files = files.into_iter();
         files
             .map(|(name, stat)| (dir.join(name).to_string_lossy().into_owned(), Some(stat)))
             .collect()
@@ -580,7 +610,7 @@ fn full_walk(
                 let stat = stat_of(&p);
                 (p.to_string_lossy().into_owned(), stat)
             })
-            .chain(guards_of(root, at_root))
+            .chain(guards_of(root, at_root.ignore_files))
             .collect(),
         nested: Vec::new(),
     }));
@@ -600,13 +630,16 @@ fn full_walk(
         let Some(path) = relative(&top, entry.path()) else {
             return true;
         };
-        let mut probe = under.probe_dir(&path);
-        if probe.nested {
+        let DirProbe {
+            stat,
+            nested,
+            ignore_files,
+        } = under.probe_dir(&path);
+        if nested {
             lock(&seen).nested.push(path);
             return false;
         }
-        let stat = probe.stat;
-        let guards = guards_of(entry.path(), std::mem::take(&mut probe));
+        let guards = guards_of(entry.path(), ignore_files);
         let mut record = lock(&seen);
         match stat {
             Some(stat) => record.dirs.push((path, stat)),
@@ -672,7 +705,7 @@ fn full_walk(
             // Only a file the last walk recorded is stat'ed first (unchanged, it is not read).
             let recorded = known.files.get(&path);
             let stat = recorded.and_then(|_| entry.metadata().ok().map(|m| FileStat::of(&m)));
-            if !visit(found, with, recorded, path, entry.path(), stat) {
+            if !visit(found, with, recorded, path, Some(entry.path()), stat) {
                 lock(layout).complete = false;
             }
             WalkState::Continue
@@ -876,7 +909,6 @@ fn is_generated(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::repo::snapshot::Entries;
 
     #[test]
     fn a_file_that_vanished_is_reported_unreadable() {
@@ -1047,28 +1079,10 @@ mod tests {
         }
     }
 
-    /// The snapshot the next run would load after `walk` (what `save_snapshot` records, blob ids aside).
+    /// The snapshot the next run would load after `walk` (blob ids aside, every file clean).
     fn snapshot_of(walk: &Walk) -> Snapshot {
-        let mut next = Snapshot::new(walk.started.unwrap());
-        next.layout = walk.layout.clone().unwrap();
-        let texts = walk.files.iter().filter_map(|f| {
-            let seen = Seen::Text {
-                blob: [0; 20],
-                clean: true,
-            };
-            Some(Entry {
-                path: f.path.clone(),
-                stat: f.stat?,
-                seen,
-            })
-        });
-        let learned = walk.learned.iter().map(|(path, stat, seen)| Entry {
-            path: path.clone(),
-            stat: *stat,
-            seen: *seen,
-        });
-        next.files = Entries::from_unsorted(texts.chain(learned).collect());
-        next
+        walk.snapshot(&vec![[0; 20]; walk.files.len()], |_| true)
+            .unwrap()
     }
 
     fn paths(walk: &Walk) -> Vec<&str> {
