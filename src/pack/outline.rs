@@ -263,6 +263,9 @@ pub fn path_tree(paths: &[&str], max_bytes: usize) -> String {
         /// Subdirectories, by their place in `dirs`, in order.
         children: Vec<usize>,
     }
+    fn parent(dir: &str) -> &str {
+        dir.rsplit_once('/').map_or("", |(parent, _)| parent)
+    }
     // Each directory's files (in the order given), then its total and its ancestors', one walk up per
     // directory.
     let mut files: Map<&str, Vec<&str>> = Map::default();
@@ -279,7 +282,7 @@ pub fn path_tree(paths: &[&str], max_bytes: usize) -> String {
             if at.is_empty() {
                 break;
             }
-            at = at.rsplit_once('/').map_or("", |(parent, _)| parent);
+            at = parent(at);
         }
     }
     let mut order: Vec<&str> = totals.keys().copied().collect();
@@ -300,8 +303,7 @@ pub fn path_tree(paths: &[&str], max_bytes: usize) -> String {
         .collect();
     let place: Map<&str, usize> = order.iter().enumerate().map(|(i, &d)| (d, i)).collect();
     for (i, dir) in order.iter().enumerate().skip(1) {
-        let parent = dir.rsplit_once('/').map_or("", |(parent, _)| parent);
-        dirs[place[parent]].children.push(i);
+        dirs[place[parent(dir)]].children.push(i);
     }
     let max_depth = dirs.iter().map(|d| d.depth).max().unwrap_or(0);
     let render = |limit: usize, names_per_line: usize| -> String {
