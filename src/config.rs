@@ -425,6 +425,7 @@ impl Config {
             max_file_size: self.settings.max_file_size.unwrap_or(DEFAULT_MAX_FILE_SIZE),
             include: self.settings.include.clone().unwrap_or_default(),
             exclude: self.settings.exclude.clone().unwrap_or_default(),
+            repo: Default::default(),
         }
     }
 

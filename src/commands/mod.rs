@@ -72,10 +72,14 @@ pub fn withheld(walked: &Walked, packed: &Packed) -> Withheld {
 
 /// Walk, resolve the pins, then withhold secret files (pinned ones too) unless they are allowed.
 pub fn walk_repo(cfg: &Config, env: &Env, pins: &[String]) -> Result<Walked, Error> {
-    let options = cfg.walk_options();
-    let snapshot_path = git2::Repository::open(&cfg.root)
-        .ok()
+    let mut options = cfg.walk_options();
+    let repo = git2::Repository::open(&cfg.root).ok();
+    let snapshot_path = repo
+        .as_ref()
         .map(|repo| crate::repo::snapshot::location(repo.path()));
+    if let Some(repo) = &repo {
+        options.repo = walk::RepoRules::of(repo);
+    }
     let snapshot = crate::repo::snapshot::load(snapshot_path.as_deref());
     let mut walk = walk::walk(&cfg.root, &options, &snapshot)?;
     let mut pinned =

@@ -22,6 +22,53 @@ pub struct WalkOptions {
     pub include: Vec<String>,
     /// Never files matching one of these (gitignore syntax).
     pub exclude: Vec<String>,
+    /// What the repository's own git files add to the rules (nothing outside a repository).
+    pub repo: RepoRules,
+}
+
+/// The repository's own files that decide what git lists, beside the ignore files in the tree.
+#[derive(Debug, Clone, Default)]
+pub struct RepoRules {
+    /// Its config files and `info/exclude` (a linked worktree keeps them in the main repository's git
+    /// directory): guarded, since an edit may change the listing. Without them, `.git/config` and
+    /// `.git/info/exclude` under the root.
+    pub files: Vec<PathBuf>,
+    /// A `core.excludesFile` that the repository's own config sets: as for git, it replaces the one the
+    /// user's global config names (`ignore` reads only the global config).
+    pub excludes_file: Option<PathBuf>,
+}
+
+impl RepoRules {
+    pub fn of(repo: &git2::Repository) -> RepoRules {
+        let common = repo.commondir();
+        let mut files = vec![common.join("config"), common.join("info/exclude")];
+        files.push(repo.path().join("config.worktree"));
+        files.sort();
+        files.dedup();
+        // Only the repository's own levels: the global ones are `ignore`'s (libgit2 does not know
+        // $GIT_CONFIG_GLOBAL, so its merged view could disagree with git's).
+        let excludes_file = repo.config().ok().and_then(|config| {
+            [git2::ConfigLevel::Worktree, git2::ConfigLevel::Local]
+                .into_iter()
+                .find_map(|level| {
+                    let own = config.open_level(level).ok()?;
+                    own.get_path("core.excludesFile").ok()
+                })
+        });
+        let excludes_file = excludes_file.map(|p| {
+            let p = if p.is_relative() {
+                // Relative paths in git's config are taken from the top of the working tree.
+                repo.workdir().map_or(p.clone(), |w| w.join(&p))
+            } else {
+                p
+            };
+            std::path::absolute(&p).unwrap_or(p)
+        });
+        RepoRules {
+            files,
+            excludes_file,
+        }
+    }
 }
 
 /// A text file that may go into the prompt. Its text is either read by the walk or, for a file the last walk
@@ -292,9 +339,16 @@ fn options_key(opts: &WalkOptions) -> u64 {
 }
 
 /// Ignore files outside the tree that decide what is listed: the repository's excludes and config, the
-/// user's global excludes and the git config files that may name another.
-fn outer_guards(root: &Path) -> Vec<PathBuf> {
-    let mut out = vec![root.join(".git/info/exclude"), root.join(".git/config")];
+/// user's global excludes and the git config files that may name another. Where they are depends on the
+/// environment ($HOME, $XDG_CONFIG_HOME, $GIT_CONFIG_GLOBAL): a listing is reused only if the last walk
+/// guarded every one of them.
+fn outer_guards(root: &Path, repo: &RepoRules) -> Vec<PathBuf> {
+    let mut out = if repo.files.is_empty() {
+        vec![root.join(".git/info/exclude"), root.join(".git/config")]
+    } else {
+        repo.files.clone()
+    };
+    out.extend(repo.excludes_file.iter().cloned());
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
@@ -309,7 +363,8 @@ fn outer_guards(root: &Path) -> Vec<PathBuf> {
     // The global excludes file as `ignore` finds it (the same function): `core.excludesFile` from
     // $GIT_CONFIG_GLOBAL, ~/.gitconfig, $XDG_CONFIG_HOME/git/config or the system config, a leading `~/`
     // expanded, else $XDG_CONFIG_HOME/git/ignore. Guarded absent or present, so making it counts too.
-    // (`ignore` does not read the repository's own config: a `core.excludesFile` set there is not honoured.)
+    // (`ignore` does not read the repository's own config: a `core.excludesFile` set there is in
+    // `RepoRules`.)
     if let Some(excludes) = ignore::gitignore::gitconfig_excludes_path() {
         out.push(std::path::absolute(&excludes).unwrap_or(excludes));
     }
@@ -327,6 +382,12 @@ fn stat_of(path: &Path) -> Option<FileStat> {
     std::fs::symlink_metadata(path)
         .ok()
         .map(|m| FileStat::of(&m))
+}
+
+/// The stat data of an ignore or config file, through symlinks: what is read is the target (dotfiles are
+/// often links into a repository of their own), so an edit of the target must show.
+fn guard_stat(path: &Path) -> Option<FileStat> {
+    std::fs::metadata(path).ok().map(|m| FileStat::of(&m))
 }
 
 /// Stat data of paths under the repository's root. On Linux the root is opened once (`O_PATH`) and every
@@ -386,7 +447,7 @@ impl Under {
                 nested: statat(&dir, ".git").is_some(),
                 ignore_files: IGNORE_FILES
                     .iter()
-                    .filter_map(|name| Some((*name, statat(&dir, name)?)))
+                    .filter_map(|name| Some((*name, statat_following(&dir, name)?)))
                     .collect(),
             };
         }
@@ -396,7 +457,7 @@ impl Under {
             nested: std::fs::symlink_metadata(dir.join(".git")).is_ok(),
             ignore_files: IGNORE_FILES
                 .iter()
-                .filter_map(|name| Some((*name, stat_of(&dir.join(name))?)))
+                .filter_map(|name| Some((*name, guard_stat(&dir.join(name))?)))
                 .collect(),
         }
     }
@@ -422,6 +483,14 @@ fn statat(dir: &rustix::fd::OwnedFd, rel: &str) -> Option<FileStat> {
         .map(|st| file_stat(&st))
 }
 
+/// The stat data of `name` in the directory `dir`, through a symlink (an ignore file's target).
+#[cfg(target_os = "linux")]
+fn statat_following(dir: &rustix::fd::OwnedFd, name: &str) -> Option<FileStat> {
+    rustix::fs::statat(dir, name, rustix::fs::AtFlags::empty())
+        .ok()
+        .map(|st| file_stat(&st))
+}
+
 /// The last walk's listing, if nothing that decides it changed; every file is still stat'ed.
 fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option<Walk> {
     let layout = &known.layout;
@@ -432,8 +501,16 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
     let guards_hold = layout
         .guards
         .iter()
-        .all(|(path, stat)| stat_of(Path::new(path)) == *stat);
-    if !guards_hold {
+        .all(|(path, stat)| guard_stat(Path::new(path)) == *stat);
+    // Another $HOME or git config than last time names other files: each must have been guarded.
+    let same_places = outer_guards(root, &opts.repo).iter().all(|p| {
+        let p = p.to_string_lossy();
+        layout
+            .guards
+            .binary_search_by(|(g, _)| g.as_str().cmp(&p))
+            .is_ok()
+    });
+    if !guards_hold || !same_places {
         return None;
     }
     let under = Under::open(root);
@@ -604,10 +681,10 @@ fn full_walk(
             .map(|s| (String::new(), s))
             .into_iter()
             .collect(),
-        guards: outer_guards(root)
+        guards: outer_guards(root, &opts.repo)
             .into_iter()
             .map(|p| {
-                let stat = stat_of(&p);
+                let stat = guard_stat(&p);
                 (p.to_string_lossy().into_owned(), stat)
             })
             .chain(guards_of(root, at_root.ignore_files))
@@ -652,12 +729,19 @@ fn full_walk(
         .hidden(true)
         .parents(false)
         .git_ignore(true)
-        .git_global(true)
+        // The repository's own `core.excludesFile` replaces the user's; either is read from the root of the
+        // tree, as git reads it (`ignore` would take the current directory).
+        .git_global(opts.repo.excludes_file.is_none())
+        .current_dir(root)
         .git_exclude(true)
         .require_git(false)
         .follow_links(false)
         .add_custom_ignore_filename(".onepassignore")
         .threads(std::thread::available_parallelism().map_or(2, |n| n.get().min(8)));
+    if let Some(excludes) = opts.repo.excludes_file.as_deref().filter(|p| p.is_file()) {
+        // An unreadable or malformed line loses only that line's rule, as in git.
+        let _ = builder.add_ignore(excludes);
+    }
     let with = Visiting {
         known,
         opts,

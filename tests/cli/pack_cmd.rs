@@ -410,8 +410,13 @@ fn the_second_walk_reads_only_what_changed() {
 
 /// `onepass pack --json ARGS` run again in an existing repository, with its own home: the report.
 fn pack_json(root: &std::path::Path, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
+    pack_json_in(root, home, args)
+}
+
+/// As [`pack_json`], run from `cwd` (the repository's root or a directory under it).
+fn pack_json_in(cwd: &std::path::Path, home: &std::path::Path, args: &[&str]) -> serde_json::Value {
     let out = std::process::Command::new(crate::harness::BIN)
-        .current_dir(root)
+        .current_dir(cwd)
         .env("HOME", home)
         .env("XDG_CONFIG_HOME", home)
         .env("ONEPASS_ENDPOINT", crate::harness::dead_endpoint())
@@ -656,17 +661,9 @@ fn hidden_files_an_ignore_rule_re_includes_are_listed() {
 /// again.
 #[test]
 fn the_excludes_file_the_git_config_names_guards_the_listing() {
-    let case = hello()
-        .file("src/colors.rs", "pub fn palette() {}\n")
-        .file("notes/todo.md", "paint the palette\n")
-        .commit();
+    let case = palette_repo(hello());
     let root = case.path().to_path_buf();
-    let home = tempfile::tempdir().unwrap();
-    std::fs::write(
-        home.path().join(".gitconfig"),
-        "[core]\n\texcludesFile = ~/my-excludes\n",
-    )
-    .unwrap();
+    let home = home_naming_excludes("my-excludes");
     settle(&root);
     let pack = || pack_json(&root, home.path(), &["change the palette colors"]);
     assert!(paths(&pack()).contains(&"notes/todo.md".to_string()));
@@ -692,4 +689,129 @@ fn the_excludes_file_the_git_config_names_guards_the_listing() {
     let removed = pack();
     assert_eq!(removed["totals"]["walk_relisted"], false);
     assert!(paths(&removed).contains(&"src/colors.rs".to_string()));
+}
+
+/// A `core.excludesFile` set in the repository's own config is honoured, as git honours it: it replaces the
+/// one the user's global config names, and its patterns are anchored at the top of the tree even when
+/// onepass runs from a subdirectory. An edit of it makes the next walk list the tree again.
+#[test]
+fn the_excludes_file_the_repository_config_names_replaces_the_global_one() {
+    let case = palette_repo(hello().file("src/notes/keep.md", "palette notes that stay\n"));
+    let root = case.path().to_path_buf();
+    let home = home_naming_excludes("global-excludes");
+    std::fs::write(home.path().join("global-excludes"), "src/colors.rs\n").unwrap();
+    let repo_excludes = home.path().join("repo-excludes");
+    std::fs::write(&repo_excludes, "/notes\n").unwrap();
+    let repo = git2::Repository::open(&root).unwrap();
+    repo.config()
+        .unwrap()
+        .open_level(git2::ConfigLevel::Local)
+        .unwrap()
+        .set_str("core.excludesFile", repo_excludes.to_str().unwrap())
+        .unwrap();
+    settle(&root);
+    let pack = || {
+        pack_json_in(
+            &root.join("src"),
+            home.path(),
+            &["change the palette colors"],
+        )
+    };
+    let first = pack();
+    let listed = paths(&first);
+    assert!(!listed.contains(&"notes/todo.md".to_string()), "{listed:?}");
+    assert!(
+        listed.contains(&"src/notes/keep.md".to_string()),
+        "{listed:?}"
+    );
+    assert!(listed.contains(&"src/colors.rs".to_string()), "{listed:?}");
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    std::fs::write(&repo_excludes, "src/colors.rs\nsrc/notes/\n").unwrap();
+    let edited = pack();
+    assert_eq!(edited["totals"]["walk_relisted"], false);
+    let listed = paths(&edited);
+    assert!(listed.contains(&"notes/todo.md".to_string()), "{listed:?}");
+    assert!(
+        !listed.contains(&"src/notes/keep.md".to_string()),
+        "{listed:?}"
+    );
+    assert!(!listed.contains(&"src/colors.rs".to_string()), "{listed:?}");
+}
+
+/// Another $HOME names other git config and ignore files: the listing made under the first is not reused
+/// under the second.
+#[test]
+fn a_listing_made_under_another_home_is_not_reused() {
+    let case = palette_repo(hello());
+    let root = case.path().to_path_buf();
+    let strict = home_naming_excludes("excludes");
+    std::fs::write(strict.path().join("excludes"), "notes/\n").unwrap();
+    let plain = tempfile::tempdir().unwrap();
+    settle(&root);
+    let request = ["change the palette colors"];
+    assert!(
+        !paths(&pack_json(&root, strict.path(), &request)).contains(&"notes/todo.md".to_string())
+    );
+    assert_eq!(
+        pack_json(&root, strict.path(), &request)["totals"]["walk_relisted"],
+        true
+    );
+
+    let other = pack_json(&root, plain.path(), &request);
+    assert_eq!(other["totals"]["walk_relisted"], false);
+    assert!(paths(&other).contains(&"notes/todo.md".to_string()));
+}
+
+/// Ignore files are often symlinks (dotfiles kept in a repository of their own, a shared `.gitignore`):
+/// an edit of the target, which leaves the link itself as it was, makes the next walk list the tree again.
+#[test]
+fn an_ignore_file_edited_through_its_symlink_is_noticed() {
+    let case = palette_repo(hello().file("shared/ignore-rules", "notes/\n"));
+    let root = case.path().to_path_buf();
+    std::os::unix::fs::symlink("shared/ignore-rules", root.join(".gitignore")).unwrap();
+    let home = tempfile::tempdir().unwrap();
+    // `pack_json` sets $XDG_CONFIG_HOME to the home directory: the user's ignore file is `git/ignore` there.
+    std::fs::create_dir_all(home.path().join("dotfiles")).unwrap();
+    std::fs::create_dir_all(home.path().join("git")).unwrap();
+    let global = home.path().join("dotfiles/ignore");
+    std::fs::write(&global, "*.tmp\n").unwrap();
+    std::os::unix::fs::symlink(&global, home.path().join("git/ignore")).unwrap();
+    settle(&root);
+    let request = ["change the palette colors"];
+    let pack = || pack_json(&root, home.path(), &request);
+    assert!(!paths(&pack()).contains(&"notes/todo.md".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    // The tree's `.gitignore`, through its link.
+    std::fs::write(
+        root.join("shared/ignore-rules"),
+        "# nothing ignored any more\n",
+    )
+    .unwrap();
+    let in_tree = pack();
+    assert_eq!(in_tree["totals"]["walk_relisted"], false);
+    assert!(paths(&in_tree).contains(&"notes/todo.md".to_string()));
+    assert_eq!(pack()["totals"]["walk_relisted"], true);
+
+    // The user's ignore file, through its link.
+    std::fs::write(&global, "src/colors.rs\n").unwrap();
+    let global_edit = pack();
+    assert_eq!(global_edit["totals"]["walk_relisted"], false);
+    assert!(!paths(&global_edit).contains(&"src/colors.rs".to_string()));
+}
+
+/// `case` with a source file and a notes file, committed: what the excludes tests include and leave out.
+fn palette_repo(case: Case) -> Case {
+    case.file("src/colors.rs", "pub fn palette() {}\n")
+        .file("notes/todo.md", "paint the palette\n")
+        .commit()
+}
+
+/// A home directory whose `.gitconfig` names `~/NAME` as the excludes file (not made here).
+fn home_naming_excludes(name: &str) -> tempfile::TempDir {
+    let home = tempfile::tempdir().unwrap();
+    let config = format!("[core]\n\texcludesFile = ~/{name}\n");
+    std::fs::write(home.path().join(".gitconfig"), config).unwrap();
+    home
 }
