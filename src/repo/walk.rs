@@ -183,6 +183,9 @@ pub enum SkipReason {
     },
     /// A directory holding another repository (a submodule, a nested clone): not walked into.
     Submodule,
+    /// Its path is not valid UTF-8 (shown here with replacement characters): a prompt and a diff name
+    /// files in text.
+    PathNotUtf8,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -201,6 +204,7 @@ impl std::fmt::Display for SkipReason {
             SkipReason::Submodule => {
                 f.write_str("a submodule or nested repository, not walked into")
             }
+            SkipReason::PathNotUtf8 => f.write_str("its path is not valid UTF-8"),
         }
     }
 }
@@ -705,6 +709,8 @@ fn full_walk(
             return true;
         }
         let Some(path) = relative(&top, entry.path()) else {
+            // Not recorded (the snapshot names paths in text): the next walk lists the tree again.
+            lock(&seen).complete = false;
             return true;
         };
         let DirProbe {
@@ -775,6 +781,12 @@ fn full_walk(
             }
             let Some(path) = relative(root, entry.path()) else {
                 lock(layout).complete = false;
+                if let Ok(rel) = entry.path().strip_prefix(root) {
+                    lock(found).skipped.push(Skipped {
+                        path: rel.to_string_lossy().replace('\\', "/"),
+                        reason: SkipReason::PathNotUtf8,
+                    });
+                }
                 return WalkState::Continue;
             };
             if !include.is_empty() && !include.matched(&path, false).is_ignore() {

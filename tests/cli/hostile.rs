@@ -240,6 +240,32 @@ fn odd_files_are_skipped_with_reasons() {
     assert!(packed.contains(&"crlf.rs"), "{packed:?}");
 }
 
+/// A file whose name is not valid UTF-8 (Latin-1 from an old archive) cannot be named in a prompt or a diff:
+/// it is listed among the skipped files with its reason, never silently left out, and so is a file inside a
+/// directory so named. Such a tree is walked in full each time (the snapshot names paths in text).
+#[test]
+fn a_file_whose_name_is_not_utf8_is_skipped_and_said() {
+    use std::os::unix::ffi::OsStrExt;
+    let case = hello();
+    let odd = std::ffi::OsStr::from_bytes(b"caf\xe9.rs");
+    std::fs::write(case.path().join(odd), "fn cafe() {}\n").unwrap();
+    let dir = case
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"r\xe9sum\xe9"));
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(dir.join("cv.md"), "work history\n").unwrap();
+    let run = case.args(&["pack", "--json", "anything"]).run().status(0);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(skip_kind(&report, "caf\u{FFFD}.rs"), "path_not_utf8");
+    assert_eq!(
+        skip_kind(&report, "r\u{FFFD}sum\u{FFFD}/cv.md"),
+        "path_not_utf8"
+    );
+    let again = pack_json(run.case.again());
+    assert_eq!(again["totals"]["walk_relisted"], false);
+    assert_eq!(skip_kind(&again, "caf\u{FFFD}.rs"), "path_not_utf8");
+}
+
 #[test]
 fn a_fifty_megabyte_file_is_skipped_without_being_read() {
     let case = hello();
