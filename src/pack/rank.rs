@@ -1002,12 +1002,7 @@ impl Query {
                 q.words.push(t);
             }
         }
-        // Whether the token before ended a sentence (or there was none): a capital letter there is prose.
-        let mut sentence_start = true;
         for raw in request.split(|c: char| c.is_whitespace() || c == ',' || c == ';') {
-            let starts_sentence = sentence_start;
-            sentence_start =
-                raw.is_empty() && starts_sentence || raw.ends_with(['.', '!', '?', ':']);
             let token = raw.trim_matches(|c: char| {
                 !(c.is_alphanumeric() || c == '_' || c == '/' || c == '.' || c == '-')
             });
@@ -1033,13 +1028,7 @@ impl Query {
                     && last.starts_with(piece)
                     && piece.starts_with(|c: char| c.is_alphabetic() || c == '_')
                     && piece.chars().all(|c| c.is_alphanumeric() || c == '_');
-                // A capitalised word inside a sentence (`make Elapsed remember`) names a type.
-                let named_type = !starts_sentence && piece == token && is_capitalised(piece);
-                if code
-                    || named_type
-                    || looks_like_identifier(piece)
-                    || raw.contains(&format!("{piece}("))
-                {
+                if code || looks_like_identifier(piece) || raw.contains(&format!("{piece}(")) {
                     let lower = piece.to_ascii_lowercase();
                     if lower.len() >= 3 && !q.identifiers.contains(&lower) {
                         // Written as code, a common word (`Error`, `get`) is a name: it counts as a word too.
@@ -1199,15 +1188,6 @@ fn looks_like_path(token: &str) -> bool {
             || matches!(ext, "txt" | "cfg" | "ini" | "lock" | "env" | "mk")
     });
     has_ext || (token.contains('/') && !token.starts_with('/') && token.len() > 3)
-}
-
-/// `Elapsed`, `Send`: an upper-case ASCII letter, then only lower-case ones (a word in all capitals is an
-/// abbreviation more often than a name).
-fn is_capitalised(word: &str) -> bool {
-    let mut chars = word.chars();
-    chars.next().is_some_and(|c| c.is_ascii_uppercase())
-        && word.len() >= 3
-        && chars.all(|c| c.is_ascii_lowercase())
 }
 
 fn looks_like_identifier(word: &str) -> bool {
@@ -2074,20 +2054,6 @@ mod tests {
         }
         assert_eq!(q.phrases.len(), 1);
         assert_eq!(q.phrases[0].0, "connection reset by peer");
-    }
-
-    #[test]
-    fn a_capitalised_word_inside_a_sentence_names_a_type() {
-        let q = Query::parse(
-            "Timeouts say too little; make Elapsed remember the duration. Then print it: Duration first",
-        );
-        assert!(q.identifiers.contains(&"elapsed".to_string()), "{q:?}");
-        // At the start of the request or of a sentence, a capital is prose; abbreviations are not names.
-        for not in ["timeouts", "then", "duration", "make"] {
-            assert!(!q.identifiers.contains(&not.to_string()), "{not}: {q:?}");
-        }
-        let q = Query::parse("the HTTP client sends GET twice");
-        assert!(q.identifiers.is_empty(), "{q:?}");
     }
 
     #[test]
