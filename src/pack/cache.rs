@@ -15,7 +15,7 @@ use crate::binfile::Reader;
 
 const MAGIC: &[u8; 8] = b"ONEPASS\0";
 /// Bump when the index, outline or token counting changes meaning.
-const VERSION: u32 = 9;
+const VERSION: u32 = 10;
 const FILE_NAME: &str = "pack-cache-v1.bin";
 
 /// A git blob id.

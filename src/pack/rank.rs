@@ -764,6 +764,10 @@ pub fn defined_name(line: &str) -> Option<&str> {
             }
             let after = after.trim_start_matches(['*', '&']);
             let name = ident_prefix(after);
+            // `const char *name(...)` in C: a qualified return type, not a constant.
+            if word == "const" && C_TYPES.contains(&name) {
+                break;
+            }
             return (name.len() >= 2 && !NOT_NAMES.contains(&name)).then_some(name);
         }
         break;
@@ -790,11 +794,43 @@ pub fn defined_name(line: &str) -> Option<&str> {
     let start = before
         .rfind(|c: char| !(c.is_alphanumeric() || c == '_' || c == '$'))
         .map_or(0, |i| i + 1);
-    let name = &before[start..];
+    let mut name = &before[start..];
+    // C libraries wrap their exported names in a macro: `const char *PREFIX(zError)(int err) {` defines
+    // `zError`, and `EXPORT_API(int) ng_init(void *p) {` defines `ng_init`, not the macro.
+    if is_macro_name(name) {
+        let inner = &trimmed[open + 1..];
+        let arg = ident_prefix(inner);
+        let after = inner[arg.len()..].strip_prefix(')').map(str::trim_start);
+        if let Some(after) = after {
+            if after.starts_with('(') && !arg.is_empty() {
+                name = arg;
+            } else {
+                let next = ident_prefix(after);
+                if !next.is_empty() && after[next.len()..].trim_start().starts_with('(') {
+                    name = next;
+                }
+            }
+        }
+    }
     (name.len() >= 2
         && !NOT_NAMES.contains(&name)
         && !name.starts_with(|c: char| c.is_ascii_digit()))
     .then_some(name)
+}
+
+/// The C type words a `const` qualifies.
+const C_TYPES: [&str; 12] = [
+    "char", "int", "void", "unsigned", "signed", "long", "short", "float", "double", "struct",
+    "size_t", "uint8_t",
+];
+
+/// `PREFIX`, `Z_EXPORT`, `API2`: capitals, digits and underscores, as C macros are named.
+fn is_macro_name(word: &str) -> bool {
+    word.len() >= 2
+        && word.starts_with(|c: char| c.is_ascii_uppercase())
+        && word
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn ident_prefix(text: &str) -> &str {
@@ -2174,6 +2210,12 @@ mod tests {
                 "int git_config_parse_bool(int *out, const char *value)",
                 "git_config_parse_bool",
             ),
+            (
+                "const char * Z_EXPORT PREFIX(zError)(z_int32_t err) {",
+                "zError",
+            ),
+            ("EXPORT_API(int) ng_init(void *p) {", "ng_init"),
+            ("int ASSERT_OK(void) {", "ASSERT_OK"),
         ] {
             assert_eq!(defined_name(line), Some(name), "{line}");
         }
