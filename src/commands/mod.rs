@@ -217,7 +217,7 @@ impl Preparing {
 /// Rank, count, fit and render, with the repository's git facts and its `.git/onepass/` cache.
 pub fn pack_walked(
     prepared: &Prepared,
-    walked: &Walked,
+    walked: &mut Walked,
     request: &str,
     limits: Limits,
     templates: &Templates,
@@ -272,7 +272,7 @@ pub fn pack_walked(
     let stat_ms = started.elapsed().as_secs_f64() * 1000.0;
     let input = crate::pack::Input {
         known: &known,
-        files: &walked.walk.files,
+        files: &mut walked.walk.files,
         skipped: &walked.walk.skipped,
         pinned: &walked.pinned,
         request,

@@ -59,7 +59,7 @@ fn pack(
         .unwrap_or(1.0);
     let started = Instant::now();
     let preparing = prepare_pack(&cfg.root, request);
-    let walked = walk_repo(&cfg, env, &args.paths)?;
+    let mut walked = walk_repo(&cfg, env, &args.paths)?;
     let walk_ms = started.elapsed().as_secs_f64() * 1000.0;
     let started = Instant::now();
     let templates = Templates::load(&cfg.template_dirs())?;
@@ -74,7 +74,7 @@ fn pack(
         token_ratio: ratio,
     };
     let prepared = preparing.join();
-    let packed = pack_walked(&prepared, &walked, request, limits, &templates)?;
+    let packed = pack_walked(&prepared, &mut walked, request, limits, &templates)?;
     let pack_ms = started.elapsed().as_secs_f64() * 1000.0;
     if !args.list && !args.json && !args.explain {
         report_packing(ui, &packed);

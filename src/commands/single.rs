@@ -164,21 +164,22 @@ pub fn prepare(
             let preparing = super::prepare_pack(&cfg.root, &request);
             let walked = walk_repo(cfg, env, pins);
             let prepared = preparing.join();
-            let packed = walked.and_then(|w| {
-                pack_walked(&prepared, &w, &request, limits, &templates).map(|p| (w, p))
+            let packed = walked.and_then(|mut w| {
+                pack_walked(&prepared, &mut w, &request, limits, &templates).map(|p| (w, p))
             });
             ui.reply_done();
-            let (walked, mut packed) = packed?;
+            let (mut walked, mut packed) = packed?;
             // The reply format changes the instructions: settle it before anything is counted.
-            let with_format = |mut packed: Packed| -> Result<Packed, Error> {
-                let format = reply_format(cfg.settings.format, &walked, &packed);
-                if format == "whole" {
-                    packed.context["format"] = serde_json::json!(format);
-                    packed.prompt = templates.render_value(&packed.context, &request)?;
-                }
-                Ok(packed)
-            };
-            packed = with_format(packed)?;
+            let with_format =
+                |mut packed: Packed, walked: &super::Walked| -> Result<Packed, Error> {
+                    let format = reply_format(cfg.settings.format, walked, &packed);
+                    if format == "whole" {
+                        packed.context["format"] = serde_json::json!(format);
+                        packed.prompt = templates.render_value(&packed.context, &request)?;
+                    }
+                    Ok(packed)
+                };
+            packed = with_format(packed, &walked)?;
             // Where the server can count, the real count decides; re-pack when the estimate was too low.
             let mut exact = None;
             if server.kind.can_tokenize() {
@@ -195,9 +196,9 @@ pub fn prepare(
                         "the server counts {count} tokens against an estimate of {}: packing again",
                         packed.prompt_tokens
                     ));
-                    packed = with_format(pack_walked(
-                        &prepared, &walked, &request, limits, &templates,
-                    )?)?;
+                    let repacked =
+                        pack_walked(&prepared, &mut walked, &request, limits, &templates)?;
+                    packed = with_format(repacked, &walked)?;
                     exact = None;
                 }
             }

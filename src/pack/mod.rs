@@ -67,9 +67,10 @@ pub struct Limits {
 }
 
 /// What packing works from: the walked files, the request, git facts and the cache.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct Input<'a> {
-    pub files: &'a [Candidate],
+    /// Their texts are let go once indexed ([`Candidate::release_text`]) and read again where needed.
+    pub files: &'a mut [Candidate],
     /// Blob ids already known for `files` (from git's index), by position; may be empty.
     pub known: &'a [Option<BlobId>],
     pub skipped: &'a [Skipped],
@@ -498,6 +499,11 @@ pub fn pack(
     let started = Instant::now();
     let (ids, indexes, index_hits) = index_files(files, known, cache);
     cache.keep_only(&ids);
+    // What follows needs the text of a few hundred files at most: the rest of the tree's text goes now.
+    for f in files.iter_mut() {
+        f.release_text();
+    }
+    let files: &[Candidate] = files;
     timings.insert("index", ms(started));
 
     let started = Instant::now();
@@ -904,7 +910,7 @@ mod tests {
         let templates = Templates::load(&[]).unwrap();
         let counter = TokenCounter::new();
         let big = "fn filler() { let x = 1; }\n".repeat(400);
-        let files = vec![
+        let mut files = vec![
             cand("src/big.rs", &big),
             cand("src/cli.rs", "struct Args { verbose: bool }\n"),
             cand("src/util.rs", "fn helper() {}\n"),
@@ -920,7 +926,7 @@ mod tests {
         let cache = Cache::default();
         let packed = pack(
             input(
-                &files,
+                &mut files,
                 &BTreeSet::new(),
                 "add verbose to Args",
                 &git,
@@ -943,7 +949,7 @@ mod tests {
     }
 
     fn input<'a>(
-        files: &'a [Candidate],
+        files: &'a mut [Candidate],
         pinned: &'a BTreeSet<String>,
         request: &'a str,
         git: &'a GitFacts,
@@ -995,7 +1001,7 @@ mod tests {
             token_ratio: 1.0,
         };
         let packed = pack(
-            input(&files, &pinned, "config token", &git, &cache),
+            input(&mut files, &pinned, "config token", &git, &cache),
             limits,
             &templates,
             TokenCounter::new(),
@@ -1019,7 +1025,7 @@ mod tests {
         );
         assert!(cache.find(&packed.ids[config], |e| e.tokens).is_none());
         // Allowed, the secret goes as it is and nothing is scanned.
-        let mut allowed = input(&files, &pinned, "config token", &git, &cache);
+        let mut allowed = input(&mut files, &pinned, "config token", &git, &cache);
         allowed.scan_secrets = false;
         let packed = pack(allowed, limits, &templates, TokenCounter::new()).unwrap();
         assert!(packed.prompt.user.contains(key));
@@ -1035,7 +1041,7 @@ mod tests {
                 "pub fn verbose_step_{n}(x: u32) -> u32 {{\n    x + {n}\n}}\n"
             ));
         }
-        let files = vec![
+        let mut files = vec![
             cand("src/verbose.rs", &big),
             cand(
                 "src/cli.rs",
@@ -1052,9 +1058,9 @@ mod tests {
         let git = GitFacts::default();
         let cache = Cache::default();
         let pinned = BTreeSet::new();
-        let run = || {
+        let mut run = || {
             pack(
-                input(&files, &pinned, "make Verbose print more", &git, &cache),
+                input(&mut files, &pinned, "make Verbose print more", &git, &cache),
                 limits,
                 &templates,
                 TokenCounter::new(),
@@ -1078,6 +1084,69 @@ mod tests {
         assert_eq!(again.prompt, packed.prompt);
     }
 
+    /// Once indexed, the text of a file the walk read is let go; the files the prompt shows are read again,
+    /// and the prompt is what it would have been with every text in hand.
+    #[test]
+    fn a_cold_pack_lets_go_of_the_text_it_indexed_and_reads_again_what_it_shows() {
+        let dir = tempfile::tempdir().unwrap();
+        let filler = "fn filler() { let x = 1; }\n".repeat(2000);
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        let sources = [
+            (
+                "src/cli.rs",
+                "struct Args { verbose: bool }\nfn parse() -> Args { todo() }\n",
+            ),
+            ("src/main.rs", "fn main() { let args = cli::parse(); }\n"),
+        ];
+        let sources = sources.map(|(p, t)| (p.to_string(), t.to_string()));
+        let fillers = (0..10).map(|n| (format!("zz/filler{n}.txt"), filler.clone()));
+        for (path, text) in sources.into_iter().chain(fillers) {
+            let full = dir.path().join(path);
+            std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+            std::fs::write(full, text).unwrap();
+        }
+        let opts = crate::repo::walk::WalkOptions {
+            max_file_size: 1 << 20,
+            ..Default::default()
+        };
+        let walk = crate::repo::walk::walk(dir.path(), &opts, &Default::default()).unwrap();
+        let mut files = walk.files;
+        assert!(files.iter().all(Candidate::is_read));
+        let mut in_hand: Vec<Candidate> = files
+            .iter()
+            .map(|f| Candidate::new(f.path.clone(), f.text()))
+            .collect();
+        let templates = Templates::load(&[]).unwrap();
+        let limits = Limits {
+            budget: Some(1200),
+            context: 100_000,
+            reply_reserve: 0,
+            max_file_size: 1 << 20,
+            token_ratio: 1.0,
+        };
+        let (git, pinned) = (GitFacts::default(), BTreeSet::new());
+        let request = "add a verbose flag to the cli args";
+        let run = |files: &mut [Candidate]| {
+            let cache = Cache::default();
+            let input = input(files, &pinned, request, &git, &cache);
+            pack(input, limits, &templates, TokenCounter::new()).unwrap()
+        };
+        let released = run(&mut files);
+        let kept = run(&mut in_hand);
+        assert_eq!(released.prompt, kept.prompt);
+        assert!(
+            released
+                .prompt
+                .user
+                .contains("struct Args { verbose: bool }")
+        );
+        // Past what is counted, outlined or shown, nothing was read again.
+        let held = files.iter().filter(|f| f.is_read()).count();
+        assert!(held <= 6, "{held} texts held");
+        // A candidate that was never on disk keeps its text.
+        assert!(in_hand.iter().all(Candidate::is_read));
+    }
+
     #[test]
     fn a_budget_below_the_template_is_an_error() {
         let templates = Templates::load(&[]).unwrap();
@@ -1090,7 +1159,7 @@ mod tests {
         };
         let err = pack(
             input(
-                &[],
+                &mut [],
                 &BTreeSet::new(),
                 "x",
                 &GitFacts::default(),

@@ -137,6 +137,15 @@ impl Candidate {
         })
     }
 
+    /// Let go of the text the walk read, once what packing needs of every file is indexed: it is read again
+    /// on next use (the few files a prompt shows). A candidate not read from under a root keeps its text.
+    /// A cold pack then holds the index of a large tree instead of all its text.
+    pub fn release_text(&mut self) {
+        if self.root.is_some() {
+            self.text.take();
+        }
+    }
+
     /// The text, owned.
     pub fn into_text(self) -> String {
         self.text();
@@ -633,6 +642,7 @@ fn visit(
         Ok(text) => {
             let mut file = Candidate::new(path, text);
             file.stat = stat;
+            file.root = Some(Arc::clone(root));
             found.files.push(file);
         }
         Err(reason) => {
