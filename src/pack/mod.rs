@@ -1090,7 +1090,6 @@ mod tests {
     fn a_cold_pack_lets_go_of_the_text_it_indexed_and_reads_again_what_it_shows() {
         let dir = tempfile::tempdir().unwrap();
         let filler = "fn filler() { let x = 1; }\n".repeat(2000);
-        std::fs::create_dir(dir.path().join("src")).unwrap();
         let sources = [
             (
                 "src/cli.rs",

@@ -792,8 +792,9 @@ fn full_walk(
             let Some(path) = relative(root, entry.path()) else {
                 lock(layout).complete = false;
                 if let Ok(rel) = entry.path().strip_prefix(root) {
+                    let parts: Vec<_> = rel.iter().map(|c| c.to_string_lossy()).collect();
                     lock(found).skipped.push(Skipped {
-                        path: rel.to_string_lossy().replace('\\', "/"),
+                        path: parts.join("/"),
                         reason: SkipReason::PathNotUtf8,
                     });
                 }
