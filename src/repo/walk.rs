@@ -351,17 +351,16 @@ fn options_key(opts: &WalkOptions) -> u64 {
     crate::pack::cache::text_key(&text)
 }
 
-/// Ignore files outside the tree that decide what is listed: the repository's excludes and config, the
-/// user's global excludes and the git config files that may name another. Where they are depends on the
-/// environment ($HOME, $XDG_CONFIG_HOME, $GIT_CONFIG_GLOBAL): a listing is reused only if the last walk
-/// guarded every one of them.
-fn outer_guards(root: &Path, repo: &RepoRules) -> Vec<PathBuf> {
+/// Where the files outside the tree that decide what is listed are: the repository's excludes and config
+/// files, the user's git ignore and config files and the system config (any of which may name an excludes
+/// file). They depend on the environment ($HOME, $XDG_CONFIG_HOME, $GIT_CONFIG_GLOBAL, $GIT_CONFIG_SYSTEM),
+/// not on what the files say: a listing is reused only if the last walk guarded every one of them. Sorted.
+fn guard_places(root: &Path, repo: &RepoRules) -> Vec<PathBuf> {
     let mut out = if repo.files.is_empty() {
         vec![root.join(".git/info/exclude"), root.join(".git/config")]
     } else {
         repo.files.clone()
     };
-    out.extend(repo.excludes_file.iter().cloned());
     let home = std::env::var_os("HOME").map(PathBuf::from);
     let config = std::env::var_os("XDG_CONFIG_HOME")
         .map(PathBuf::from)
@@ -373,6 +372,22 @@ fn outer_guards(root: &Path, repo: &RepoRules) -> Vec<PathBuf> {
     if let Some(home) = home {
         out.push(home.join(".gitconfig"));
     }
+    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    out.extend(set("GIT_CONFIG_GLOBAL").map(PathBuf::from));
+    out.push(
+        set("GIT_CONFIG_SYSTEM").map_or_else(|| PathBuf::from("/etc/gitconfig"), PathBuf::from),
+    );
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The files outside the tree a full walk guards: [`guard_places`] and the excludes files the config files
+/// name. Finding those reads the config files; a relisting need not, since a change of what they say
+/// changes their stat data.
+fn outer_guards(root: &Path, repo: &RepoRules) -> Vec<PathBuf> {
+    let mut out = guard_places(root, repo);
+    out.extend(repo.excludes_file.iter().cloned());
     // The global excludes file as `ignore` finds it (the same function): `core.excludesFile` from
     // $GIT_CONFIG_GLOBAL, ~/.gitconfig, $XDG_CONFIG_HOME/git/config or the system config, a leading `~/`
     // expanded, else $XDG_CONFIG_HOME/git/ignore. Guarded absent or present, so making it counts too.
@@ -381,11 +396,6 @@ fn outer_guards(root: &Path, repo: &RepoRules) -> Vec<PathBuf> {
     if let Some(excludes) = ignore::gitignore::gitconfig_excludes_path() {
         out.push(std::path::absolute(&excludes).unwrap_or(excludes));
     }
-    let set = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
-    out.extend(set("GIT_CONFIG_GLOBAL").map(PathBuf::from));
-    out.push(
-        set("GIT_CONFIG_SYSTEM").map_or_else(|| PathBuf::from("/etc/gitconfig"), PathBuf::from),
-    );
     out.sort();
     out.dedup();
     out
@@ -516,7 +526,7 @@ fn relist(root: &Path, opts: &WalkOptions, known: &Snapshot, key: u64) -> Option
         .iter()
         .all(|(path, stat)| guard_stat(Path::new(path)) == *stat);
     // Another $HOME or git config than last time names other files: each must have been guarded.
-    let same_places = outer_guards(root, &opts.repo).iter().all(|p| {
+    let same_places = guard_places(root, &opts.repo).iter().all(|p| {
         let p = p.to_string_lossy();
         layout
             .guards
@@ -601,7 +611,8 @@ fn visit(
     stat: Option<FileStat>,
 ) -> bool {
     let Visiting { known, opts, root } = with;
-    let full = || full.map_or_else(|| root.join(&path), Path::to_path_buf);
+    // The walker's own path as it is; made from the root only for a file the relisting reads.
+    let full = || full.map_or_else(|| std::borrow::Cow::Owned(root.join(&path)), Into::into);
     if let Err(reason) = by_name(&path, stat.map_or(0, |s| s.size), opts.max_file_size) {
         let stat = stat.or_else(|| stat_of(&full()));
         let mut found = lock(found);
