@@ -81,83 +81,87 @@ pub struct Finding {
     pub end: usize,
 }
 
-/// Provider tokens with a recognisable shape; the group named `s` (else the whole match) is the secret.
+/// Provider tokens with a recognisable shape, each with the pieces of text every match of it contains (one
+/// of them at least); the group named `s` (else the whole match) is the secret. The pieces let most files be
+/// passed over after one fast search instead of the patterns.
+const TOKEN_TABLE: &[(Kind, &[&str], &str)] = &[
+    (
+        Kind::PrivateKey,
+        &["-----BEGIN "],
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
+    ),
+    (
+        Kind::AwsAccessKey,
+        &["AKIA", "ASIA", "ABIA", "ACCA"],
+        r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
+    ),
+    (
+        Kind::GithubToken,
+        &["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"],
+        r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b",
+    ),
+    (
+        Kind::GitlabToken,
+        &["glpat-"],
+        r"\bglpat-[A-Za-z0-9_\-]{20,}",
+    ),
+    (
+        Kind::SlackToken,
+        &["xox"],
+        r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",
+    ),
+    (
+        Kind::SlackWebhook,
+        &["://"],
+        r"https://hooks\.slack\.com/services/[A-Za-z0-9_/]{20,}",
+    ),
+    (
+        Kind::StripeKey,
+        &["k_live_", "k_test_"],
+        r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b",
+    ),
+    (Kind::GoogleApiKey, &["AIza"], r"\bAIza[0-9A-Za-z_\-]{35}"),
+    (
+        Kind::AnthropicKey,
+        &["sk-"],
+        r"\bsk-ant-[A-Za-z0-9_\-]{20,}",
+    ),
+    (
+        Kind::OpenaiKey,
+        &["sk-"],
+        r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]*[A-Za-z0-9]{20,}[A-Za-z0-9_\-]*",
+    ),
+    (Kind::HuggingfaceToken, &["hf_"], r"\bhf_[A-Za-z0-9]{30,}\b"),
+    (Kind::NpmToken, &["npm_"], r"\bnpm_[A-Za-z0-9]{36}\b"),
+    (
+        Kind::PypiToken,
+        &["pypi-AgE"],
+        r"\bpypi-AgE[A-Za-z0-9_\-]{50,}",
+    ),
+    (
+        Kind::Jwt,
+        &["eyJ"],
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
+    ),
+    (
+        Kind::UrlPassword,
+        &["://"],
+        r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@]+:(?P<s>[^\s/@]{3,})@[^\s/@]",
+    ),
+];
+
+/// [`TOKEN_TABLE`]'s patterns, compiled.
 static TOKENS: LazyLock<Vec<(Kind, Regex)>> = LazyLock::new(|| {
-    let table: &[(Kind, &str)] = &[
-        (
-            Kind::PrivateKey,
-            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----(?s:.*?)(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|\z)",
-        ),
-        (
-            Kind::AwsAccessKey,
-            r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b",
-        ),
-        (
-            Kind::GithubToken,
-            r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})\b",
-        ),
-        (Kind::GitlabToken, r"\bglpat-[A-Za-z0-9_\-]{20,}"),
-        (Kind::SlackToken, r"\bxox[abposr]-[A-Za-z0-9\-]{10,}"),
-        (
-            Kind::SlackWebhook,
-            r"https://hooks\.slack\.com/services/[A-Za-z0-9_/]{20,}",
-        ),
-        (Kind::StripeKey, r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}\b"),
-        (Kind::GoogleApiKey, r"\bAIza[0-9A-Za-z_\-]{35}"),
-        (Kind::AnthropicKey, r"\bsk-ant-[A-Za-z0-9_\-]{20,}"),
-        (
-            Kind::OpenaiKey,
-            r"\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_\-]*[A-Za-z0-9]{20,}[A-Za-z0-9_\-]*",
-        ),
-        (Kind::HuggingfaceToken, r"\bhf_[A-Za-z0-9]{30,}\b"),
-        (Kind::NpmToken, r"\bnpm_[A-Za-z0-9]{36}\b"),
-        (Kind::PypiToken, r"\bpypi-AgE[A-Za-z0-9_\-]{50,}"),
-        (
-            Kind::Jwt,
-            r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}",
-        ),
-        (
-            Kind::UrlPassword,
-            r"\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s/:@]+:(?P<s>[^\s/@]{3,})@[^\s/@]",
-        ),
-    ];
-    table
+    TOKEN_TABLE
         .iter()
-        .map(|(kind, re)| (*kind, Regex::new(re).expect("secret pattern")))
+        .map(|(kind, _, re)| (*kind, Regex::new(re).expect("secret pattern")))
         .collect()
 });
 
 /// The token patterns as one set, for a first pass over a file.
 static TOKEN_SET: LazyLock<regex::RegexSet> = LazyLock::new(|| {
-    regex::RegexSet::new(TOKENS.iter().map(|(_, re)| re.as_str())).expect("secret patterns")
+    regex::RegexSet::new(TOKEN_TABLE.iter().map(|(_, _, re)| re)).expect("secret patterns")
 });
-
-/// Pieces of text every match of a [`TOKENS`] pattern contains (one of them at least): a file with none of
-/// them holds no provider token, and most files are passed over after one fast search instead of the set.
-const TOKEN_HINTS: &[&str] = &[
-    "-----BEGIN ",
-    "AKIA",
-    "ASIA",
-    "ABIA",
-    "ACCA",
-    "ghp_",
-    "gho_",
-    "ghu_",
-    "ghs_",
-    "ghr_",
-    "github_pat_",
-    "glpat-",
-    "xox",
-    "k_live_",
-    "k_test_",
-    "AIza",
-    "sk-",
-    "hf_",
-    "npm_",
-    "pypi-AgE",
-    "eyJ",
-    "://",
-];
 
 /// A search for any of `words` (ASCII letters in any case when `any_case`), compiled to a DFA: the fastest
 /// kind of automaton for the few short words here.
@@ -169,8 +173,16 @@ fn words_search(words: &[&str], any_case: bool) -> aho_corasick::AhoCorasick {
         .expect("secret hint words")
 }
 
-static TOKEN_HINT: LazyLock<aho_corasick::AhoCorasick> =
-    LazyLock::new(|| words_search(TOKEN_HINTS, false));
+/// Any piece of any token pattern ([`TOKEN_TABLE`]): a file with none of them holds no provider token.
+static TOKEN_HINT: LazyLock<aho_corasick::AhoCorasick> = LazyLock::new(|| {
+    let mut pieces: Vec<&str> = TOKEN_TABLE
+        .iter()
+        .flat_map(|(_, pieces, _)| pieces.iter().copied())
+        .collect();
+    pieces.sort_unstable();
+    pieces.dedup();
+    words_search(&pieces, false)
+});
 
 /// The words an [`ASSIGNMENT`] key must contain, any case: only the lines holding one are matched against it
 /// (an assignment never spans lines).
@@ -711,7 +723,29 @@ mod tests {
                 "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U",
                 Kind::Jwt,
             ),
+            (
+                "https://hooks.slack.com/services/T0000000/B0000000/abcdefghijklmnopqrstuvwx",
+                Kind::SlackWebhook,
+            ),
+            (
+                "pypi-AgEIcHlwaS5vcmcCJGFiY2RlZmdoLWlqa2wtbW5vcC1xcnN0LXV2d3h5ejAxMjM0NQ",
+                Kind::PypiToken,
+            ),
+            (
+                "postgres://admin:s3cr3t-pass@db.example.com/app",
+                Kind::UrlPassword,
+            ),
+            (
+                "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA\n-----END RSA PRIVATE KEY-----",
+                Kind::PrivateKey,
+            ),
         ];
+        // Every pattern of the table has an example here, and the example holds one of the pieces the fast
+        // search looks for (a pattern whose pieces were wrong would never run).
+        for (kind, pieces, _) in TOKEN_TABLE {
+            let (token, _) = cases.iter().find(|c| c.1 == *kind).expect("an example");
+            assert!(pieces.iter().any(|p| token.contains(p)), "{kind:?}");
+        }
         for (token, kind) in cases {
             let text = format!("let x = call({token});\n");
             assert_eq!(kinds("src/lib.rs", &text), [kind], "{token}");
