@@ -915,13 +915,7 @@ mod tests {
             cand("src/cli.rs", "struct Args { verbose: bool }\n"),
             cand("src/util.rs", "fn helper() {}\n"),
         ];
-        let limits = Limits {
-            budget: Some(1500),
-            context: 100_000,
-            reply_reserve: 0,
-            max_file_size: 1 << 20,
-            token_ratio: 1.0,
-        };
+        let limits = budget(1500);
         let git = GitFacts::default();
         let cache = Cache::default();
         let packed = pack(
@@ -946,6 +940,17 @@ mod tests {
         assert_eq!(packed.omitted.len(), 1);
         assert_eq!(packed.omitted[0].path, "src/big.rs");
         assert!(packed.outlined.is_empty());
+    }
+
+    /// Limits of `tokens` for the files and the prompt, nothing reserved for the reply.
+    fn budget(tokens: usize) -> Limits {
+        Limits {
+            budget: Some(tokens),
+            context: 100_000,
+            reply_reserve: 0,
+            max_file_size: 1 << 20,
+            token_ratio: 1.0,
+        }
     }
 
     fn input<'a>(
@@ -993,13 +998,7 @@ mod tests {
         let pinned = BTreeSet::new();
         let cache = Cache::default();
         let git = GitFacts::default();
-        let limits = Limits {
-            budget: Some(3_000),
-            context: 100_000,
-            reply_reserve: 0,
-            max_file_size: 1 << 20,
-            token_ratio: 1.0,
-        };
+        let limits = budget(3_000);
         let packed = pack(
             input(&mut files, &pinned, "config token", &git, &cache),
             limits,
@@ -1048,13 +1047,7 @@ mod tests {
                 "struct Args { quiet: bool }\nfn parse() -> Args { todo() }\n",
             ),
         ];
-        let limits = Limits {
-            budget: Some(2500),
-            context: 100_000,
-            reply_reserve: 0,
-            max_file_size: 1 << 20,
-            token_ratio: 1.0,
-        };
+        let limits = budget(2500);
         let git = GitFacts::default();
         let cache = Cache::default();
         let pinned = BTreeSet::new();
@@ -1116,13 +1109,7 @@ mod tests {
             .map(|f| Candidate::new(f.path.clone(), f.text()))
             .collect();
         let templates = Templates::load(&[]).unwrap();
-        let limits = Limits {
-            budget: Some(1200),
-            context: 100_000,
-            reply_reserve: 0,
-            max_file_size: 1 << 20,
-            token_ratio: 1.0,
-        };
+        let limits = budget(1200);
         let (git, pinned) = (GitFacts::default(), BTreeSet::new());
         let request = "add a verbose flag to the cli args";
         let run = |files: &mut [Candidate]| {
@@ -1149,13 +1136,7 @@ mod tests {
     #[test]
     fn a_budget_below_the_template_is_an_error() {
         let templates = Templates::load(&[]).unwrap();
-        let limits = Limits {
-            budget: Some(20),
-            context: 100_000,
-            reply_reserve: 0,
-            max_file_size: 1 << 20,
-            token_ratio: 1.0,
-        };
+        let limits = budget(20);
         let err = pack(
             input(
                 &mut [],

@@ -28,7 +28,8 @@ pub const fn hash_term(term: &str) -> u64 {
     hash_lower(term.as_bytes())
 }
 
-/// FNV-1a over `bytes` lower-cased (ASCII): the hash of terms and of a message's words.
+/// FNV-1a over `bytes` lower-cased (ASCII): the hash of terms and of a message's words (compared as
+/// written: no stemming).
 const fn hash_lower(bytes: &[u8]) -> u64 {
     let mut h = FNV_OFFSET;
     let mut i = 0;
@@ -555,11 +556,6 @@ pub fn index(text: &str) -> FileIndex {
     }
 }
 
-/// The hash of one word of a message, lower-cased (words are compared as written: no stemming).
-fn hash_words(word: &[u8]) -> u64 {
-    hash_lower(word)
-}
-
 /// The hash of a run of words from the hash of its first part and of the next word.
 fn join(first: u64, next: u64) -> u64 {
     ((first ^ 0xff).wrapping_mul(FNV_PRIME).rotate_left(29) ^ next)
@@ -626,7 +622,7 @@ pub fn for_each_literal_bigram(text: &str, mut each: impl FnMut(u64)) {
         }
         let Some(end) = end else { continue };
         words.clear();
-        for_each_message_word(&b[start..end], |w| words.push(hash_words(w)));
+        for_each_message_word(&b[start..end], |w| words.push(hash_lower(w)));
         for_each_run(&words, &mut each);
         i = end + 1;
     }
@@ -646,7 +642,7 @@ fn for_each_run(words: &[u64], mut each: impl FnMut(u64)) {
 /// The runs of words (see [`for_each_run`]) a quoted phrase is matched by against string literals.
 fn phrase_units(phrase: &str) -> Vec<u64> {
     let mut words = Vec::new();
-    for_each_message_word(phrase.as_bytes(), |w| words.push(hash_words(w)));
+    for_each_message_word(phrase.as_bytes(), |w| words.push(hash_lower(w)));
     let mut out = Vec::new();
     for_each_run(&words, |h| out.push(h));
     out
@@ -659,7 +655,7 @@ fn word_triples(text: &str) -> Vec<(u64, String)> {
     words
         .windows(3)
         .map(|w| {
-            let h = join(join(hash_words(w[0]), hash_words(w[1])), hash_words(w[2]));
+            let h = join(join(hash_lower(w[0]), hash_lower(w[1])), hash_lower(w[2]));
             let text = w
                 .iter()
                 .map(|x| String::from_utf8_lossy(x))
